@@ -1,0 +1,261 @@
+"""Commands: the only way to change an exchange, and the form the consensus log carries.
+
+Each command is a small record (``records.Record``). Its JSON-safe form
+(:func:`encode_command`) is a plain dict of strings, integers, booleans and nulls;
+:func:`parse_command` reads that form back strictly: unknown ops or fields, wrong types,
+out-of-range numbers and bad enum values raise :class:`InvalidInput` naming the field.
+Prices are integer ticks and quantities integer lots here; decimal strings are converted
+before a command is built (``units``).
+"""
+
+from collections.abc import Callable
+
+from .errors import InvalidInput
+from .records import Record
+from .units import MAX_UNITS, parse_decimal
+
+SIDES = ("buy", "sell")
+ORDER_TYPES = ("limit", "market")
+TIFS = ("gtc", "ioc", "fok")
+STP_MODES = ("none", "cancel_taker", "cancel_maker", "cancel_both")
+
+MAX_NAME = 64  # owner names, client ids, symbols and asset names
+
+
+class CreateMarket(Record):
+    _fields = ("symbol", "base", "quote", "tick", "lot")
+    __slots__ = _fields
+
+    def __init__(self, symbol: str, base: str, quote: str, tick: str, lot: str) -> None:
+        self.symbol = symbol
+        self.base = base
+        self.quote = quote
+        self.tick = tick  # decimal strings: the market's price and quantity steps
+        self.lot = lot
+
+
+class Submit(Record):
+    _fields = (
+        "owner",
+        "market",
+        "side",
+        "type",
+        "price",
+        "qty",
+        "tif",
+        "post_only",
+        "stp",
+        "client_id",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        owner: str,
+        market: str,
+        side: str,
+        type: str,
+        price: int | None,
+        qty: int,
+        tif: str = "gtc",
+        post_only: bool = False,
+        stp: str = "none",
+        client_id: str | None = None,
+    ) -> None:
+        self.owner = owner
+        self.market = market
+        self.side = side
+        self.type = type
+        self.price = price  # ticks: the limit price, or a market order's protection price
+        self.qty = qty  # lots
+        self.tif = tif
+        self.post_only = post_only
+        self.stp = stp
+        self.client_id = client_id
+
+
+class Cancel(Record):
+    _fields = ("owner", "order_id", "client_id")
+    __slots__ = _fields
+
+    def __init__(
+        self, owner: str, order_id: int | None = None, client_id: str | None = None
+    ) -> None:
+        self.owner = owner
+        self.order_id = order_id
+        self.client_id = client_id
+
+
+class CancelAll(Record):
+    _fields = ("owner", "market")
+    __slots__ = _fields
+
+    def __init__(self, owner: str, market: str | None = None) -> None:
+        self.owner = owner
+        self.market = market
+
+
+class Amend(Record):
+    _fields = ("owner", "order_id", "qty", "price")
+    __slots__ = _fields
+
+    def __init__(
+        self, owner: str, order_id: int, qty: int | None = None, price: int | None = None
+    ) -> None:
+        self.owner = owner
+        self.order_id = order_id
+        self.qty = qty  # new total quantity, lots
+        self.price = price  # new limit price, ticks
+
+
+Command = CreateMarket | Submit | Cancel | CancelAll | Amend
+
+_OPS: dict[str, type[Record]] = {
+    "create_market": CreateMarket,
+    "submit": Submit,
+    "cancel": Cancel,
+    "cancel_all": CancelAll,
+    "amend": Amend,
+}
+_OP_OF = {cls: op for op, cls in _OPS.items()}
+
+
+def encode_command(command: Command) -> dict:
+    """The JSON-safe form of a command: ``{"op": ..., field: value, ...}``."""
+    return {"op": _OP_OF[type(command)], **command._asdict()}
+
+
+def parse_command(obj: object) -> Command:
+    """Strictly parse the JSON-safe form of a command."""
+    if not isinstance(obj, dict):
+        raise InvalidInput("command", "expected an object")
+    op = obj.get("op")
+    if not isinstance(op, str) or op not in _OPS:
+        raise InvalidInput("op", f"unknown operation {op!r}")
+    unknown = set(obj) - set(_FIELDS[op]) - {"op"}
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], "unknown field")
+    return _PARSERS[op](obj)
+
+
+def _optional_name(obj: dict, field: str) -> str | None:
+    return None if obj.get(field) is None else _name(obj, field)
+
+
+def _name(obj: dict, field: str) -> str:
+    value = obj.get(field)
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(field, "expected a non-empty string")
+    if len(value) > MAX_NAME or not value.isprintable():
+        raise InvalidInput(field, f"must be at most {MAX_NAME} printable characters")
+    return value
+
+
+def _optional_units(obj: dict, field: str) -> int | None:
+    return None if obj.get(field) is None else _units(obj, field)
+
+
+def _units(obj: dict, field: str) -> int:
+    value = obj.get(field)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, "expected an integer count of ticks or lots")
+    if not 0 < value <= MAX_UNITS:
+        raise InvalidInput(field, f"must be between 1 and {MAX_UNITS}")
+    return value
+
+
+def _choice(obj: dict, field: str, choices: tuple[str, ...], default: str) -> str:
+    value = obj.get(field, default)
+    if value is None:
+        return default
+    if value not in choices:
+        raise InvalidInput(field, f"expected one of {', '.join(choices)}")
+    return value
+
+
+def _flag(obj: dict, field: str) -> bool:
+    value = obj.get(field, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput(field, "expected true or false")
+    return value
+
+
+def _parse_create_market(obj: dict) -> CreateMarket:
+    symbol = _name(obj, "symbol")
+    base, quote = _name(obj, "base"), _name(obj, "quote")
+    if symbol != f"{base}/{quote}":
+        raise InvalidInput("symbol", "must be BASE/QUOTE")
+    for field in ("tick", "lot"):
+        text = obj.get(field)
+        if not isinstance(text, str) or "e" in text.lower():
+            raise InvalidInput(field, 'expected a plain decimal string such as "0.01"')
+        step = parse_decimal(text, field)
+        if int(step.as_tuple().exponent) < -12 or step > 10**6:
+            raise InvalidInput(field, "must be between 1e-12 and 1000000")
+    return CreateMarket(symbol, base, quote, obj["tick"], obj["lot"])
+
+
+def _parse_submit(obj: dict) -> Submit:
+    kind = _choice(obj, "type", ORDER_TYPES, "limit")
+    price = _optional_units(obj, "price") if kind == "market" else _units(obj, "price")
+    tif = _choice(obj, "tif", TIFS, "ioc" if kind == "market" else "gtc")
+    post_only = _flag(obj, "post_only")
+    if kind == "market" and tif == "gtc":
+        raise InvalidInput("tif", "a market order cannot rest: use ioc or fok")
+    if post_only and (kind == "market" or tif != "gtc"):
+        raise InvalidInput("post_only", "only a good-till-cancelled limit order can be post-only")
+    return Submit(
+        owner=_name(obj, "owner"),
+        market=_name(obj, "market"),
+        side=_choice(obj, "side", SIDES, ""),
+        type=kind,
+        price=price,
+        qty=_units(obj, "qty"),
+        tif=tif,
+        post_only=post_only,
+        stp=_choice(obj, "stp", STP_MODES, "none"),
+        client_id=_optional_name(obj, "client_id"),
+    )
+
+
+def _order_id(obj: dict) -> int:
+    value = obj.get("order_id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise InvalidInput("order_id", "expected a positive integer")
+    return value
+
+
+def _parse_cancel(obj: dict) -> Cancel:
+    order_id = None if obj.get("order_id") is None else _order_id(obj)
+    client_id = _optional_name(obj, "client_id")
+    if (order_id is None) == (client_id is None):
+        raise InvalidInput("order_id", "give exactly one of order_id and client_id")
+    return Cancel(_name(obj, "owner"), order_id, client_id)
+
+
+def _parse_cancel_all(obj: dict) -> CancelAll:
+    return CancelAll(_name(obj, "owner"), _optional_name(obj, "market"))
+
+
+def _parse_amend(obj: dict) -> Amend:
+    amend = Amend(
+        _name(obj, "owner"),
+        _order_id(obj),
+        _optional_units(obj, "qty"),
+        _optional_units(obj, "price"),
+    )
+    if amend.qty is None and amend.price is None:
+        raise InvalidInput("qty", "give qty, price or both")
+    return amend
+
+
+_PARSERS: dict[str, Callable[[dict], Command]] = {
+    "create_market": _parse_create_market,
+    "submit": _parse_submit,
+    "cancel": _parse_cancel,
+    "cancel_all": _parse_cancel_all,
+    "amend": _parse_amend,
+}
+_FIELDS = {op: cls._fields for op, cls in _OPS.items()}

@@ -1,0 +1,244 @@
+"""Events: what applying one command did, in the order it happened.
+
+:meth:`engine.Exchange.apply` returns a list of these. The UI and the RPC layer read them;
+nothing in the engine reads them back, except that a submit's :class:`Done` is kept on its
+order so a repeated submit (same owner and client id) can return it unchanged. Prices are
+ticks and quantities lots, as everywhere in the engine.
+"""
+
+from .records import Record
+
+
+class MarketCreated(Record):
+    _fields = ("symbol", "base", "quote", "tick", "lot", "index")
+    __slots__ = _fields
+
+    def __init__(self, symbol: str, base: str, quote: str, tick: str, lot: str, index: int) -> None:
+        self.symbol = symbol
+        self.base = base
+        self.quote = quote
+        self.tick = tick
+        self.lot = lot
+        self.index = index
+
+
+class Accepted(Record):
+    """A submit passed the rules and is about to match (or rest)."""
+
+    _fields = ("order_id", "client_id", "owner", "market", "side", "type", "price", "qty", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        order_id: int,
+        client_id: str | None,
+        owner: str,
+        market: str,
+        side: str,
+        type: str,
+        price: int | None,
+        qty: int,
+        index: int,
+    ) -> None:
+        self.order_id = order_id
+        self.client_id = client_id
+        self.owner = owner
+        self.market = market
+        self.side = side
+        self.type = type
+        self.price = price
+        self.qty = qty
+        self.index = index
+
+
+class Rejected(Record):
+    """A command the rules refused; it changed nothing but (for a submit) its own record.
+
+    ``code`` is one of the ``REJECT_*`` constants; ``reason`` is a sentence for people that
+    starts with the field it is about.
+    """
+
+    _fields = ("op", "order_id", "client_id", "owner", "code", "reason", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        op: str,
+        order_id: int | None,
+        client_id: str | None,
+        owner: str,
+        code: str,
+        reason: str,
+        index: int,
+    ) -> None:
+        self.op = op
+        self.order_id = order_id
+        self.client_id = client_id
+        self.owner = owner
+        self.code = code
+        self.reason = reason
+        self.index = index
+
+
+class Trade(Record):
+    """One fill. ``aggressor`` is the taker's side; ``maker_remaining`` 0 means the maker
+    left the book filled."""
+
+    _fields = (
+        "trade_id",
+        "market",
+        "price",
+        "qty",
+        "aggressor",
+        "maker_order",
+        "taker_order",
+        "maker_owner",
+        "taker_owner",
+        "maker_remaining",
+        "index",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        trade_id: int,
+        market: str,
+        price: int,
+        qty: int,
+        aggressor: str,
+        maker_order: int,
+        taker_order: int,
+        maker_owner: str,
+        taker_owner: str,
+        maker_remaining: int,
+        index: int,
+    ) -> None:
+        self.trade_id = trade_id
+        self.market = market
+        self.price = price
+        self.qty = qty
+        self.aggressor = aggressor
+        self.maker_order = maker_order
+        self.taker_order = taker_order
+        self.maker_owner = maker_owner
+        self.taker_owner = taker_owner
+        self.maker_remaining = maker_remaining
+        self.index = index
+
+
+class Cancelled(Record):
+    """An order (or what was left of it) left the book, or was dropped without resting."""
+
+    _fields = ("order_id", "owner", "market", "remaining_qty", "reason", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self, order_id: int, owner: str, market: str, remaining_qty: int, reason: str, index: int
+    ) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.market = market
+        self.remaining_qty = remaining_qty
+        self.reason = reason  # one of the CANCEL_* constants
+        self.index = index
+
+
+class Amended(Record):
+    _fields = (
+        "order_id",
+        "owner",
+        "market",
+        "price",
+        "qty",
+        "remaining_qty",
+        "kept_priority",
+        "index",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        order_id: int,
+        owner: str,
+        market: str,
+        price: int,
+        qty: int,
+        remaining_qty: int,
+        kept_priority: bool,
+        index: int,
+    ) -> None:
+        self.order_id = order_id
+        self.owner = owner
+        self.market = market
+        self.price = price
+        self.qty = qty
+        self.remaining_qty = remaining_qty
+        self.kept_priority = kept_priority
+        self.index = index
+
+
+class Done(Record):
+    """Where a submitted (or re-priced) order ended up once the command finished.
+
+    ``status`` is resting, partially_filled, filled, cancelled or rejected; ``notional``
+    is the sum of price * qty over its fills (ticks * lots) so clients can derive the
+    average price; ``trades`` are the fills this command produced for it; ``duplicate``
+    marks the copy a repeated submit gets back.
+    """
+
+    _fields = (
+        "order_id",
+        "client_id",
+        "owner",
+        "market",
+        "status",
+        "reason",
+        "filled_qty",
+        "remaining_qty",
+        "notional",
+        "trades",
+        "index",
+        "duplicate",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        order_id: int,
+        client_id: str | None,
+        owner: str,
+        market: str,
+        status: str,
+        reason: str | None,
+        filled_qty: int,
+        remaining_qty: int,
+        notional: int,
+        trades: tuple[Trade, ...],
+        index: int,
+        duplicate: bool = False,
+    ) -> None:
+        self.order_id = order_id
+        self.client_id = client_id
+        self.owner = owner
+        self.market = market
+        self.status = status
+        self.reason = reason
+        self.filled_qty = filled_qty
+        self.remaining_qty = remaining_qty
+        self.notional = notional
+        self.trades = trades
+        self.index = index
+        self.duplicate = duplicate
+
+
+Event = MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done
+
+REJECT_INVALID = "invalid"
+REJECT_NOT_FOUND = "not_found"
+REJECT_FORBIDDEN = "forbidden"
+REJECT_WOULD_CROSS = "would_cross"
+REJECT_UNFILLABLE = "unfillable"
+
+CANCEL_USER = "user"
+CANCEL_UNFILLED = "unfilled"  # IOC or market remainder
+CANCEL_SELF_TRADE = "self_trade"

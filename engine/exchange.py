@@ -1,0 +1,520 @@
+"""The exchange state machine: markets, books, orders, trades, and the rules that move them.
+
+Pure and deterministic on purpose: no I/O, clocks, randomness or floats, and no iteration
+over anything whose order depends on hashing. Every peer applies the same committed
+commands in the same order to its own :class:`Exchange` and so holds the same state, which
+:meth:`Exchange.digest` lets them prove.
+
+Ids: order ids and trade ids are counters advanced by applying commands (1, 2, 3, ...), so
+they follow from the log alone; each order and trade also records the log ``index`` of the
+command that made it.
+
+Idempotency: a submit whose (owner, client id) is already known returns the first
+submit's :class:`Done` again (flagged ``duplicate``) and changes nothing. Finished orders
+are remembered for the last ``history_limit`` of them (oldest forgotten first, a
+deterministic rule), which is also the window in which a client id deduplicates.
+
+The matching loop is written for speed (locals instead of attribute chains, few calls per
+order) and is typed so that mypyc can compile it; the rules it implements are spelled out
+in ``docs/engine.md``.
+"""
+
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from . import snapshot
+from .book import BookSide
+from .commands import Amend, Cancel, CancelAll, Command, CreateMarket, Submit
+from .events import (
+    CANCEL_SELF_TRADE,
+    CANCEL_UNFILLED,
+    CANCEL_USER,
+    REJECT_FORBIDDEN,
+    REJECT_INVALID,
+    REJECT_NOT_FOUND,
+    REJECT_UNFILLABLE,
+    REJECT_WOULD_CROSS,
+    Accepted,
+    Amended,
+    Cancelled,
+    Done,
+    Event,
+    MarketCreated,
+    Rejected,
+    Trade,
+)
+from .markets import Market
+from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Order, OrderView
+
+DEFAULT_HISTORY_LIMIT = 100_000
+DEFAULT_TRADE_HISTORY = 1_000
+
+
+class Exchange:
+    """Applies commands in log order; answers queries about the state they built."""
+
+    def __init__(
+        self, history_limit: int = DEFAULT_HISTORY_LIMIT, trade_history: int = DEFAULT_TRADE_HISTORY
+    ) -> None:
+        self.history_limit = history_limit
+        self.trade_history = trade_history
+        self.markets: dict[str, Market] = {}  # in creation order
+        self.orders: dict[int, Order] = {}  # open orders, and finished ones still remembered
+        self.open_by_owner: dict[str, dict[int, Order]] = {}
+        self.by_client: dict[tuple[str, str], Order] = {}
+        self.history: deque[int] = deque()  # finished order ids, oldest first
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.applied_index = 0
+        self._handlers: dict[type, Callable[[Any, int, list[Event]], None]] = {
+            CreateMarket: self._create_market,
+            Submit: self._submit,
+            Cancel: self._cancel,
+            CancelAll: self._cancel_all,
+            Amend: self._amend,
+        }
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(self, command: Command, index: int) -> list[Event]:
+        """Apply one command found at log position ``index``; return what happened.
+
+        ``index`` never decreases (several commands may share one when a log entry
+        carries a batch).
+        """
+        if index < self.applied_index:
+            raise ValueError(f"index {index} is behind applied index {self.applied_index}")
+        self.applied_index = index
+        events: list[Event] = []
+        self._handlers[type(command)](command, index, events)
+        return events
+
+    def _create_market(self, cmd: CreateMarket, index: int, events: list) -> None:
+        if cmd.symbol in self.markets:
+            events.append(
+                Rejected(
+                    "create_market",
+                    None,
+                    None,
+                    "",
+                    REJECT_INVALID,
+                    f"symbol: market {cmd.symbol} already exists",
+                    index,
+                )
+            )
+            return
+        self.markets[cmd.symbol] = Market(
+            cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, self.trade_history
+        )
+        events.append(MarketCreated(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, index))
+
+    def _submit(self, cmd: Submit, index: int, events: list) -> None:
+        owner, client_id = cmd.owner, cmd.client_id
+        if client_id is not None:
+            prior = self.by_client.get((owner, client_id))
+            if prior is not None and prior.outcome is not None:
+                events.append(prior.outcome._replace(duplicate=True))
+                return
+        order_id = self.next_order_id
+        self.next_order_id = order_id + 1
+        order = Order(
+            order_id,
+            client_id,
+            owner,
+            cmd.market,
+            cmd.side,
+            cmd.type,
+            cmd.price,
+            cmd.qty,
+            cmd.tif,
+            cmd.post_only,
+            cmd.stp,
+            index,
+        )
+        self.orders[order_id] = order
+        if client_id is not None:
+            self.by_client[(owner, client_id)] = order
+        market = self.markets.get(cmd.market)
+        if market is None:
+            self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
+            return
+        events.append(
+            Accepted(
+                order_id,
+                client_id,
+                owner,
+                order.market,
+                order.side,
+                order.type,
+                order.price,
+                order.qty,
+                index,
+            )
+        )
+        book = market.book
+        if order.side == "buy":
+            own, opposite = book.bids, book.asks
+        else:
+            own, opposite = book.asks, book.bids
+        self._execute(order, market, own, opposite, events)
+
+    def _execute(
+        self, order: Order, market: Market, own: BookSide, opposite: BookSide, events: list
+    ) -> None:
+        """Match an incoming (or re-priced) order, then rest or drop what is left."""
+        limit = order.price
+        best = opposite.best
+        crosses = best is not None and (
+            limit is None or (best <= limit if order.side == "buy" else best >= limit)
+        )
+        if crosses and order.post_only:
+            self._reject(
+                order, REJECT_WOULD_CROSS, "post_only: the order would take liquidity", events
+            )
+            return
+        if order.tif == "fok" and self._fillable(order, opposite) < order.remaining:
+            self._reject(
+                order, REJECT_UNFILLABLE, "tif: fill-or-kill order cannot be filled in full", events
+            )
+            return
+        trades: list[Trade] = []
+        stopped_by_stp = crosses and self._match(order, market, opposite, trades, events)
+        reason = None
+        if order.remaining == 0:
+            order.status = FILLED
+            self._retire(order)
+        elif stopped_by_stp or order.tif != "gtc":
+            reason = CANCEL_SELF_TRADE if stopped_by_stp else CANCEL_UNFILLED
+            order.status = CANCELLED
+            events.append(
+                Cancelled(
+                    order.order_id, order.owner, order.market, order.remaining, reason, order.index
+                )
+            )
+            self._retire(order)
+        else:
+            order.status = PARTIALLY_FILLED if order.filled else RESTING
+            own.rest(order)
+            owned = self.open_by_owner.get(order.owner)
+            if owned is None:
+                owned = self.open_by_owner[order.owner] = {}
+            owned[order.order_id] = order
+        self._finish(order, reason, tuple(trades), events)
+
+    def _match(
+        self, taker: Order, market: Market, side: BookSide, trades: list, events: list
+    ) -> bool:
+        """Fill ``taker`` against ``side`` in price-time priority.
+
+        Returns True when self-trade prevention stopped the taker (its rest is cancelled).
+        """
+        is_buy = taker.side == "buy"
+        limit = taker.price
+        owner = taker.owner
+        stp = taker.stp
+        taker_id = taker.order_id
+        index = taker.index
+        symbol = market.symbol
+        tape = market.trades
+        levels = side.levels
+        remaining = taker.remaining
+        filled = notional = 0
+        stopped = False
+        while remaining:
+            price = side.best
+            if price is None or (
+                limit is not None and (price > limit if is_buy else price < limit)
+            ):
+                break
+            level = levels[price]
+            queue = level.orders
+            while remaining:
+                maker = queue[0]
+                if not maker.live:
+                    queue.popleft()
+                    level.dead -= 1
+                    continue
+                if maker.owner == owner and stp != "none":
+                    if stp != "cancel_taker":  # cancel_maker, cancel_both
+                        queue.popleft()
+                        maker.live = False
+                        level.qty -= maker.remaining
+                        level.count -= 1
+                        del self.open_by_owner[owner][maker.order_id]
+                        self._cancel_order(maker, CANCEL_SELF_TRADE, index, events)
+                    if stp != "cancel_maker":  # cancel_taker, cancel_both
+                        stopped = True
+                        break
+                    if level.count == 0:
+                        break
+                    continue
+                maker_left = maker.remaining
+                fill = remaining if remaining < maker_left else maker_left
+                remaining -= fill
+                maker_left -= fill
+                maker.remaining = maker_left
+                maker.filled += fill
+                maker.notional += fill * price
+                level.qty -= fill
+                filled += fill
+                notional += fill * price
+                trade_id = self.next_trade_id
+                self.next_trade_id = trade_id + 1
+                trade = Trade(
+                    trade_id,
+                    symbol,
+                    price,
+                    fill,
+                    taker.side,
+                    maker.order_id,
+                    taker_id,
+                    maker.owner,
+                    owner,
+                    maker_left,
+                    index,
+                )
+                events.append(trade)
+                trades.append(trade)
+                tape.append(trade)
+                if maker_left:
+                    maker.status = PARTIALLY_FILLED
+                else:
+                    queue.popleft()
+                    level.count -= 1
+                    maker.live = False
+                    maker.status = FILLED
+                    del self.open_by_owner[maker.owner][maker.order_id]
+                    self._retire(maker)
+                    if level.count == 0:
+                        break
+            if level.count == 0:
+                side.drop_level(price)
+            if stopped:
+                break
+        taker.remaining = remaining
+        taker.filled += filled
+        taker.notional += notional
+        return stopped
+
+    def _fillable(self, taker: Order, side: BookSide) -> int:
+        """How much of ``taker`` would fill right now (for fill-or-kill), stopping early.
+
+        Walks levels, and orders within a level only when self-trade prevention could
+        change the answer; the walk is no longer than the fill it stands for.
+        """
+        need = taker.remaining
+        limit = taker.price
+        is_buy = taker.side == "buy"
+        check_stp = taker.stp != "none"
+        total = 0
+        for price in reversed(side.prices) if side.is_bid else side.prices:
+            if limit is not None and (price > limit if is_buy else price < limit):
+                break
+            level = side.levels[price]
+            if not check_stp:
+                total += level.qty
+            else:
+                for maker in level.orders:
+                    if not maker.live:
+                        continue
+                    if maker.owner == taker.owner:
+                        if taker.stp != "cancel_maker":
+                            return total  # the taker would be cancelled here
+                        continue
+                    total += maker.remaining
+                    if total >= need:
+                        return total
+            if total >= need:
+                break
+        return total
+
+    def _cancel(self, cmd: Cancel, index: int, events: list) -> None:
+        if cmd.order_id is not None:
+            found = self.orders.get(cmd.order_id)
+            missing = f"order_id: no open order {cmd.order_id}"
+        else:
+            found = self.by_client.get((cmd.owner, cmd.client_id or ""))
+            missing = f"client_id: no open order with client id {cmd.client_id}"
+        order = self._own_open_order("cancel", found, cmd.owner, missing, index, events)
+        if order is not None:
+            self._unlink(order)
+            self._cancel_order(order, CANCEL_USER, index, events)
+
+    def _cancel_all(self, cmd: CancelAll, index: int, events: list) -> None:
+        if cmd.market is not None and cmd.market not in self.markets:
+            reason = f"market: unknown market {cmd.market}"
+            events.append(
+                Rejected("cancel_all", None, None, cmd.owner, REJECT_INVALID, reason, index)
+            )
+            return
+        owned = self.open_by_owner.get(cmd.owner, {})
+        for order_id in sorted(owned):
+            order = owned[order_id]
+            if cmd.market is None or order.market == cmd.market:
+                self._unlink(order)
+                self._cancel_order(order, CANCEL_USER, index, events)
+
+    def _amend(self, cmd: Amend, index: int, events: list) -> None:
+        missing = f"order_id: no open order {cmd.order_id}"
+        found = self.orders.get(cmd.order_id)
+        order = self._own_open_order("amend", found, cmd.owner, missing, index, events)
+        if order is None:
+            return
+        old_price = order.price
+        assert old_price is not None  # only limit orders rest
+        qty = order.qty if cmd.qty is None else cmd.qty
+        price = old_price if cmd.price is None else cmd.price
+        book = self.markets[order.market].book
+        own, opposite = (book.bids, book.asks) if order.side == "buy" else (book.asks, book.bids)
+        best = opposite.best
+        code, problem = REJECT_INVALID, ""
+        if qty <= order.filled:
+            problem = f"qty: must be above the filled quantity {order.filled}"
+        elif qty == order.qty and price == old_price:
+            problem = "qty: nothing to change"
+        elif (
+            order.post_only
+            and best is not None
+            and (best <= price if order.side == "buy" else best >= price)
+        ):
+            code, problem = REJECT_WOULD_CROSS, "price: a post-only order would take liquidity"
+        if problem:
+            events.append(
+                Rejected(
+                    "amend", order.order_id, order.client_id, order.owner, code, problem, index
+                )
+            )
+            return
+        keeps_place = price == old_price and qty < order.qty
+        if keeps_place:  # smaller at the same price: reduce in place
+            own.levels[price].qty -= order.qty - qty
+        else:  # re-queue: out of the book now, back in (or matched) below
+            self._unlink(order)
+        order.qty, order.price, order.remaining = qty, price, qty - order.filled
+        events.append(
+            Amended(order.order_id, order.owner, order.market, price, qty, order.remaining,
+                    keeps_place, index)
+        )  # fmt: skip
+        if not keeps_place:
+            order.index = index
+            self._execute(order, self.markets[order.market], own, opposite, events)
+
+    def _own_open_order(
+        self, op: str, order: Order | None, owner: str, missing: str, index: int, events: list
+    ) -> Order | None:
+        """``order`` if it is open and ``owner``'s; otherwise reject the command, None."""
+        order_id: int | None = None
+        if order is None or not order.live:
+            code, reason = REJECT_NOT_FOUND, missing
+        elif order.owner != owner:
+            code, reason = REJECT_FORBIDDEN, f"order_id: order {order.order_id} is not yours"
+            order_id = order.order_id
+        else:
+            return order
+        events.append(Rejected(op, order_id, None, owner, code, reason, index))
+        return None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _unlink(self, order: Order) -> None:
+        """Take a live order out of its book and its owner's open orders."""
+        book = self.markets[order.market].book
+        (book.bids if order.side == "buy" else book.asks).unlink(order)
+        del self.open_by_owner[order.owner][order.order_id]
+
+    def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
+        """Finish an order already out of the book as cancelled."""
+        order.status = CANCELLED
+        events.append(
+            Cancelled(order.order_id, order.owner, order.market, order.remaining, reason, index)
+        )
+        self._retire(order)
+
+    def _reject(self, order: Order, code: str, reason: str, events: list) -> None:
+        order.status = REJECTED
+        events.append(
+            Rejected(
+                "submit", order.order_id, order.client_id, order.owner, code, reason, order.index
+            )
+        )
+        self._retire(order)
+        self._finish(order, reason, (), events)
+
+    def _finish(self, order: Order, reason: str | None, trades: tuple, events: list) -> None:
+        """Emit the Done of a submit (or re-price) and keep it for duplicate submits."""
+        done = Done(
+            order.order_id,
+            order.client_id,
+            order.owner,
+            order.market,
+            order.status,
+            reason,
+            order.filled,
+            order.remaining,
+            order.notional,
+            trades,
+            order.index,
+            False,
+        )
+        if order.outcome is None:
+            order.outcome = done
+        events.append(done)
+
+    def _retire(self, order: Order) -> None:
+        """Remember a finished order; forget the oldest beyond ``history_limit``."""
+        history = self.history
+        history.append(order.order_id)
+        if len(history) > self.history_limit:
+            old = self.orders.pop(history.popleft())
+            if old.client_id is not None:
+                key = (old.owner, old.client_id)
+                if self.by_client.get(key) is old:
+                    del self.by_client[key]
+
+    # ------------------------------------------------------------------ queries
+
+    def market(self, symbol: str) -> Market | None:
+        return self.markets.get(symbol)
+
+    def depth(self, symbol: str, levels: int = 20) -> tuple[list, list]:
+        """(bids, asks), each up to ``levels`` of (price, qty, count), best first."""
+        book = self.markets[symbol].book
+        return book.bids.depth(levels), book.asks.depth(levels)
+
+    def order(self, order_id: int) -> OrderView | None:
+        order = self.orders.get(order_id)
+        return None if order is None else order.view()
+
+    def order_by_client_id(self, owner: str, client_id: str) -> OrderView | None:
+        order = self.by_client.get((owner, client_id))
+        return None if order is None else order.view()
+
+    def open_orders(self, owner: str, market: str | None = None) -> list[OrderView]:
+        """The owner's resting orders, oldest first."""
+        owned = self.open_by_owner.get(owner, {})
+        return [
+            owned[i].view() for i in sorted(owned) if market is None or owned[i].market == market
+        ]
+
+    def recent_trades(self, symbol: str, since: int = 0, limit: int = 100) -> list[Trade]:
+        """Remembered trades of a market with ``trade_id > since``, oldest first."""
+        return [t for t in self.markets[symbol].trades if t.trade_id > since][:limit]
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> bytes:
+        """Versioned, canonical bytes of the whole state (see ``engine.snapshot``)."""
+        return snapshot.dump(self)
+
+    @classmethod
+    def restore(cls, data: bytes) -> "Exchange":
+        """An exchange equal to the one that wrote ``data``; InvalidInput if it is not one."""
+        exchange = cls()
+        snapshot.load(data, exchange)
+        return exchange
+
+    def digest(self) -> str:
+        """Hex SHA-256 of the canonical state: equal on every peer at the same index."""
+        return hashlib.sha256(snapshot.dump(self)).hexdigest()

@@ -1,0 +1,122 @@
+"""Orders as the engine holds them, and the read-only view it hands out.
+
+:class:`Order` is mutable and lives in the books; it has ``__slots__`` because the engine
+creates one per submit on its hot path. Callers never get one: queries return an
+an :class:`OrderView`, a copy that later commands cannot change under them.
+"""
+
+from .events import Done
+from .records import Record
+
+RESTING = "resting"
+PARTIALLY_FILLED = "partially_filled"
+FILLED = "filled"
+CANCELLED = "cancelled"
+REJECTED = "rejected"
+
+
+class Order:
+    __slots__ = (
+        "client_id",
+        "filled",
+        "index",
+        "live",
+        "market",
+        "notional",
+        "order_id",
+        "outcome",
+        "owner",
+        "post_only",
+        "price",
+        "qty",
+        "remaining",
+        "side",
+        "status",
+        "stp",
+        "tif",
+        "type",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        client_id: str | None,
+        owner: str,
+        market: str,
+        side: str,
+        type_: str,
+        price: int | None,
+        qty: int,
+        tif: str,
+        post_only: bool,
+        stp: str,
+        index: int,
+    ) -> None:
+        self.order_id: int = order_id
+        self.client_id: str | None = client_id
+        self.owner: str = owner
+        self.market: str = market
+        self.side: str = side
+        self.type: str = type_
+        self.price: int | None = price
+        self.qty: int = qty
+        self.remaining: int = qty
+        self.filled = 0
+        self.notional = 0
+        self.status = RESTING
+        self.tif: str = tif
+        self.post_only: bool = post_only
+        self.stp: str = stp
+        self.index: int = index
+        self.live = False  # True while the order sits in a book
+        self.outcome: Done | None = None  # the Done its submit returned, for duplicates
+
+    def view(self) -> "OrderView":
+        return OrderView(
+            self.order_id,
+            self.client_id,
+            self.owner,
+            self.market,
+            self.side,
+            self.type,
+            self.price,
+            self.qty,
+            self.filled,
+            self.remaining,
+            self.notional,
+            self.status,
+            self.tif,
+            self.post_only,
+            self.stp,
+            self.index,
+        )
+
+
+class OrderView(Record):
+    """A copy of an order's state at the time of the query."""
+
+    _fields = ("order_id", "client_id", "owner", "market", "side", "type", "price", "qty",
+               "filled_qty", "remaining_qty", "notional", "status", "tif", "post_only", "stp",
+               "index")  # fmt: skip
+    __slots__ = _fields
+
+    def __init__(self, order_id: int, client_id: str | None, owner: str, market: str,
+                 side: str, type: str, price: int | None, qty: int, filled_qty: int,
+                 remaining_qty: int, notional: int, status: str, tif: str, post_only: bool,
+                 stp: str, index: int) -> None:  # fmt: skip
+        self.order_id = order_id
+        self.client_id = client_id
+        self.owner = owner
+        self.market = market
+        self.side = side
+        self.type = type
+        self.price = price
+        self.qty = qty
+        self.filled_qty = filled_qty
+        self.remaining_qty = remaining_qty
+        self.notional = notional
+        self.status = status
+        self.tif = tif
+        self.post_only = post_only
+        self.stp = stp
+        self.index = index

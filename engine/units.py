@@ -1,0 +1,60 @@
+"""Decimal strings at the edge, integer units inside.
+
+Prices are counted in ticks and quantities in lots; the engine never sees a float or a
+Decimal. This module is the only place that converts, and it refuses instead of rounding:
+a value off the tick or lot, zero, negative, non-finite, malformed or absurdly large is an
+:class:`InvalidInput` naming the field. JSON numbers are read through their decimal text
+(``Decimal(str(n))`` for ints; floats are refused because their text is already rounded).
+"""
+
+from decimal import Decimal, InvalidOperation, localcontext
+
+from .errors import InvalidInput
+
+#: Largest count of ticks or lots any amount may have. Far beyond any real market, small
+#: enough that every product of price and quantity stays an exact 64-bit-sized integer.
+MAX_UNITS = 10**15
+#: Longest decimal text accepted for one amount.
+MAX_TEXT = 40
+
+
+def parse_decimal(value: object, field: str) -> Decimal:
+    """Read a positive, finite decimal from a string (or a JSON integer)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput(field, f"expected a decimal string, got {type(value).__name__}")
+    text = str(value).strip() if isinstance(value, str) else str(value)
+    if not text or len(text) > MAX_TEXT:
+        raise InvalidInput(field, "expected a decimal string of 1 to 40 characters")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InvalidInput(field, f"not a decimal number: {text!r}") from None
+    if not number.is_finite():
+        raise InvalidInput(field, "must be a finite number")
+    if number <= 0:
+        raise InvalidInput(field, "must be greater than zero")
+    if number.adjusted() > 18 or number.adjusted() < -18:
+        raise InvalidInput(field, "out of range")
+    return number
+
+
+def to_units(value: object, step: Decimal, field: str) -> int:
+    """Convert a decimal amount to a whole number of ``step`` (tick or lot), or refuse."""
+    number = parse_decimal(value, field)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        units = number / step
+        if units != units.to_integral_value():
+            raise InvalidInput(field, f"{number} is not a multiple of {step}")
+    count = int(units)
+    if count > MAX_UNITS:
+        raise InvalidInput(field, "too large")
+    return count
+
+
+def from_units(units: int, step: Decimal) -> str:
+    """Render a count of ticks or lots as a plain decimal string (no exponent)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        value = units * step
+    return format(value.normalize(), "f") if value else "0"
