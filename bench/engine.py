@@ -18,9 +18,13 @@ import random
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
-import engine
-from engine import (
+# This script is itself named engine.py: let ``import engine`` find the package instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import engine  # noqa: E402
+from engine import (  # noqa: E402
     Cancel,
     CreateMarket,
     Exchange,
@@ -56,9 +60,9 @@ def make_stream(seed: int, ops: int, deep: int) -> tuple[list, list]:
         else:
             model.apply(cmd, index)
 
-    for n in range(deep):
+    for n in range(deep):  # beyond the mid's random walk: depth, not extra trading
         side = "buy" if n % 2 else "sell"
-        offset = 30 + rng.randrange(5_000)
+        offset = 2_000 + rng.randrange(5_000)
         price = mid - offset if side == "buy" else mid + offset
         add(Submit(rng.choice(OWNERS), MARKET, side, "limit", price, 1 + rng.randrange(10),
                    client_id=f"p{n}"), preload)  # fmt: skip

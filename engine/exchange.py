@@ -21,8 +21,6 @@ in ``docs/engine.md``.
 
 import hashlib
 from collections import deque
-from collections.abc import Callable
-from typing import Any
 
 from . import snapshot
 from .book import BookSide
@@ -46,7 +44,7 @@ from .events import (
     Trade,
 )
 from .markets import Market
-from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Order, OrderView
+from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Order, OrderView, Owner
 
 DEFAULT_HISTORY_LIMIT = 100_000
 DEFAULT_TRADE_HISTORY = 1_000
@@ -62,19 +60,11 @@ class Exchange:
         self.trade_history = trade_history
         self.markets: dict[str, Market] = {}  # in creation order
         self.orders: dict[int, Order] = {}  # open orders, and finished ones still remembered
-        self.open_by_owner: dict[str, dict[int, Order]] = {}
-        self.by_client: dict[tuple[str, str], Order] = {}
-        self.history: deque[int] = deque()  # finished order ids, oldest first
+        self.owners: dict[str, Owner] = {}
+        self.history: deque[Order] = deque()  # finished orders, oldest first
         self.next_order_id = 1
         self.next_trade_id = 1
         self.applied_index = 0
-        self._handlers: dict[type, Callable[[Any, int, list[Event]], None]] = {
-            CreateMarket: self._create_market,
-            Submit: self._submit,
-            Cancel: self._cancel,
-            CancelAll: self._cancel_all,
-            Amend: self._amend,
-        }
 
     # ------------------------------------------------------------------ applying
 
@@ -88,7 +78,20 @@ class Exchange:
             raise ValueError(f"index {index} is behind applied index {self.applied_index}")
         self.applied_index = index
         events: list[Event] = []
-        self._handlers[type(command)](command, index, events)
+        # isinstance chain rather than a dict of handlers: cheaper once compiled, and the
+        # common commands come first.
+        if isinstance(command, Submit):
+            self._submit(command, index, events)
+        elif isinstance(command, Cancel):
+            self._cancel(command, index, events)
+        elif isinstance(command, Amend):
+            self._amend(command, index, events)
+        elif isinstance(command, CancelAll):
+            self._cancel_all(command, index, events)
+        elif isinstance(command, CreateMarket):
+            self._create_market(command, index, events)
+        else:
+            raise TypeError(f"not a command: {command!r}")
         return events
 
     def _create_market(self, cmd: CreateMarket, index: int, events: list) -> None:
@@ -112,17 +115,13 @@ class Exchange:
 
     def _submit(self, cmd: Submit, index: int, events: list) -> None:
         owner, client_id = cmd.owner, cmd.client_id
-        if client_id is not None:
-            prior = self.by_client.get((owner, client_id))
-            if prior is not None and prior.outcome is not None:
-                events.append(prior.outcome._replace(duplicate=True))
-                return
+        account = self.owner(owner)
         order_id = self.next_order_id
-        self.next_order_id = order_id + 1
         order = Order(
             order_id,
             client_id,
             owner,
+            account,
             cmd.market,
             cmd.side,
             cmd.type,
@@ -133,9 +132,14 @@ class Exchange:
             cmd.stp,
             index,
         )
+        if client_id is not None:  # one lookup both finds a duplicate and registers this one
+            prior = account.by_client.setdefault(client_id, order)
+            if prior is not order:
+                assert prior.outcome is not None  # every submitted order has one
+                events.append(prior.outcome._replace(duplicate=True))
+                return
+        self.next_order_id = order_id + 1
         self.orders[order_id] = order
-        if client_id is not None:
-            self.by_client[(owner, client_id)] = order
         market = self.markets.get(cmd.market)
         if market is None:
             self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
@@ -179,8 +183,12 @@ class Exchange:
                 order, REJECT_UNFILLABLE, "tif: fill-or-kill order cannot be filled in full", events
             )
             return
-        trades: list[Trade] = []
-        stopped_by_stp = crosses and self._match(order, market, opposite, trades, events)
+        fills: tuple[Trade, ...] = ()
+        stopped_by_stp = False
+        if crosses:
+            trades: list[Trade] = []
+            stopped_by_stp = self._match(order, market, opposite, trades, events)
+            fills = tuple(trades)
         reason = None
         if order.remaining == 0:
             order.status = FILLED
@@ -197,11 +205,8 @@ class Exchange:
         else:
             order.status = PARTIALLY_FILLED if order.filled else RESTING
             own.rest(order)
-            owned = self.open_by_owner.get(order.owner)
-            if owned is None:
-                owned = self.open_by_owner[order.owner] = {}
-            owned[order.order_id] = order
-        self._finish(order, reason, tuple(trades), events)
+            order.account.open[order.order_id] = order
+        self._finish(order, reason, fills, events)
 
     def _match(
         self, taker: Order, market: Market, side: BookSide, trades: list, events: list
@@ -242,7 +247,7 @@ class Exchange:
                         maker.live = False
                         level.qty -= maker.remaining
                         level.count -= 1
-                        del self.open_by_owner[owner][maker.order_id]
+                        del maker.account.open[maker.order_id]
                         self._cancel_order(maker, CANCEL_SELF_TRADE, index, events)
                     if stp != "cancel_maker":  # cancel_taker, cancel_both
                         stopped = True
@@ -285,7 +290,7 @@ class Exchange:
                     level.count -= 1
                     maker.live = False
                     maker.status = FILLED
-                    del self.open_by_owner[maker.owner][maker.order_id]
+                    del maker.account.open[maker.order_id]
                     self._retire(maker)
                     if level.count == 0:
                         break
@@ -333,11 +338,9 @@ class Exchange:
     def _cancel(self, cmd: Cancel, index: int, events: list) -> None:
         if cmd.order_id is not None:
             found = self.orders.get(cmd.order_id)
-            missing = f"order_id: no open order {cmd.order_id}"
         else:
-            found = self.by_client.get((cmd.owner, cmd.client_id or ""))
-            missing = f"client_id: no open order with client id {cmd.client_id}"
-        order = self._own_open_order("cancel", found, cmd.owner, missing, index, events)
+            found = self.owner(cmd.owner).by_client.get(cmd.client_id or "")
+        order = self._own_open_order("cancel", found, cmd, index, events)
         if order is not None:
             self._unlink(order)
             self._cancel_order(order, CANCEL_USER, index, events)
@@ -349,7 +352,7 @@ class Exchange:
                 Rejected("cancel_all", None, None, cmd.owner, REJECT_INVALID, reason, index)
             )
             return
-        owned = self.open_by_owner.get(cmd.owner, {})
+        owned = self.owner(cmd.owner).open
         for order_id in sorted(owned):
             order = owned[order_id]
             if cmd.market is None or order.market == cmd.market:
@@ -357,9 +360,8 @@ class Exchange:
                 self._cancel_order(order, CANCEL_USER, index, events)
 
     def _amend(self, cmd: Amend, index: int, events: list) -> None:
-        missing = f"order_id: no open order {cmd.order_id}"
         found = self.orders.get(cmd.order_id)
-        order = self._own_open_order("amend", found, cmd.owner, missing, index, events)
+        order = self._own_open_order("amend", found, cmd, index, events)
         if order is None:
             return
         old_price = order.price
@@ -402,27 +404,39 @@ class Exchange:
             self._execute(order, self.markets[order.market], own, opposite, events)
 
     def _own_open_order(
-        self, op: str, order: Order | None, owner: str, missing: str, index: int, events: list
+        self, op: str, order: Order | None, cmd: Cancel | Amend, index: int, events: list
     ) -> Order | None:
-        """``order`` if it is open and ``owner``'s; otherwise reject the command, None."""
+        """``order`` if it is open and the command owner's; otherwise reject, None."""
+        owner = cmd.owner
+        if order is not None and order.live and order.owner == owner:
+            return order
         order_id: int | None = None
         if order is None or not order.live:
-            code, reason = REJECT_NOT_FOUND, missing
-        elif order.owner != owner:
+            code = REJECT_NOT_FOUND
+            if isinstance(cmd, Cancel) and cmd.order_id is None:
+                reason = f"client_id: no open order with client id {cmd.client_id}"
+            else:
+                reason = f"order_id: no open order {cmd.order_id}"
+        else:
             code, reason = REJECT_FORBIDDEN, f"order_id: order {order.order_id} is not yours"
             order_id = order.order_id
-        else:
-            return order
         events.append(Rejected(op, order_id, None, owner, code, reason, index))
         return None
 
     # ------------------------------------------------------------------ helpers
 
+    def owner(self, name: str) -> Owner:
+        """The orders of trader ``name`` (an empty record the first time)."""
+        account = self.owners.get(name)
+        if account is None:
+            account = self.owners[name] = Owner()
+        return account
+
     def _unlink(self, order: Order) -> None:
         """Take a live order out of its book and its owner's open orders."""
         book = self.markets[order.market].book
         (book.bids if order.side == "buy" else book.asks).unlink(order)
-        del self.open_by_owner[order.owner][order.order_id]
+        del order.account.open[order.order_id]
 
     def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
         """Finish an order already out of the book as cancelled."""
@@ -465,13 +479,12 @@ class Exchange:
     def _retire(self, order: Order) -> None:
         """Remember a finished order; forget the oldest beyond ``history_limit``."""
         history = self.history
-        history.append(order.order_id)
+        history.append(order)
         if len(history) > self.history_limit:
-            old = self.orders.pop(history.popleft())
-            if old.client_id is not None:
-                key = (old.owner, old.client_id)
-                if self.by_client.get(key) is old:
-                    del self.by_client[key]
+            old = history.popleft()
+            del self.orders[old.order_id]
+            if old.client_id is not None:  # its client id maps to it: duplicates never rest
+                del old.account.by_client[old.client_id]
 
     # ------------------------------------------------------------------ queries
 
@@ -488,12 +501,12 @@ class Exchange:
         return None if order is None else order.view()
 
     def order_by_client_id(self, owner: str, client_id: str) -> OrderView | None:
-        order = self.by_client.get((owner, client_id))
+        order = self.owner(owner).by_client.get(client_id)
         return None if order is None else order.view()
 
     def open_orders(self, owner: str, market: str | None = None) -> list[OrderView]:
         """The owner's resting orders, oldest first."""
-        owned = self.open_by_owner.get(owner, {})
+        owned = self.owner(owner).open
         return [
             owned[i].view() for i in sorted(owned) if market is None or owned[i].market == market
         ]

@@ -1,7 +1,7 @@
 """Orders as the engine holds them, and the read-only view it hands out.
 
 :class:`Order` is mutable and lives in the books; it has ``__slots__`` because the engine
-creates one per submit on its hot path. Callers never get one: queries return an
+creates one per submit on its hot path. Callers never get one: queries return
 an :class:`OrderView`, a copy that later commands cannot change under them.
 """
 
@@ -15,8 +15,23 @@ CANCELLED = "cancelled"
 REJECTED = "rejected"
 
 
+class Owner:
+    """One trader's orders: the open ones, and every remembered one by client id.
+
+    Kept per owner (rather than one table keyed by (owner, client id)) so the hot path
+    touches small tables and each order can point at its owner's directly.
+    """
+
+    __slots__ = ("by_client", "open")
+
+    def __init__(self) -> None:
+        self.open: dict[int, Order] = {}
+        self.by_client: dict[str, Order] = {}
+
+
 class Order:
     __slots__ = (
+        "account",
         "client_id",
         "filled",
         "index",
@@ -42,6 +57,7 @@ class Order:
         order_id: int,
         client_id: str | None,
         owner: str,
+        account: Owner,
         market: str,
         side: str,
         type_: str,
@@ -55,6 +71,7 @@ class Order:
         self.order_id: int = order_id
         self.client_id: str | None = client_id
         self.owner: str = owner
+        self.account = account
         self.market: str = market
         self.side: str = side
         self.type: str = type_

@@ -12,11 +12,15 @@ A snapshot can arrive from another peer, so :func:`load` checks its shape and ra
 """
 
 import json
+from typing import TYPE_CHECKING
 
 from .errors import InvalidInput
 from .events import Done, Trade
 from .markets import Market
 from .orders import Order
+
+if TYPE_CHECKING:
+    from .exchange import Exchange
 
 HEADER = b"dex-engine-snapshot/1\n"
 
@@ -48,7 +52,7 @@ def _order_row(order: Order) -> list:
     ]
 
 
-def dump(exchange) -> bytes:
+def dump(exchange: "Exchange") -> bytes:
     markets = []
     for m in exchange.markets.values():
         book = m.book
@@ -64,7 +68,7 @@ def dump(exchange) -> bytes:
                 [list(t) for t in m.trades],
             ]
         )
-    finished = [_order_row(exchange.orders[i]) for i in exchange.history]
+    finished = [_order_row(order) for order in exchange.history]
     state = [
         exchange.history_limit,
         exchange.trade_history,
@@ -83,50 +87,38 @@ def _trade(row: object) -> Trade:
     return Trade(*row)
 
 
-def _order(row: object) -> Order:
-    if not isinstance(row, list) or len(row) != 17:
+_OPTIONAL_STR = (str, type(None))
+_OPTIONAL_INT = (int, type(None))
+# The type of each order field in a row, in row order (the last field, the outcome, apart).
+_ORDER_TYPES: tuple[type | tuple[type, ...], ...] = (
+    int, _OPTIONAL_STR, str, str, str, str, _OPTIONAL_INT, int, int, int, int, str, str, bool,
+    str, int,
+)  # fmt: skip
+
+
+def _order(row: object, exchange: "Exchange") -> Order:
+    """An order from its row; ValueError unless every field has the expected type."""
+    if not isinstance(row, list) or len(row) != len(_ORDER_TYPES) + 1:
         raise ValueError("order row")
-    (
-        order_id,
-        client_id,
-        owner,
-        market,
-        side,
-        type_,
-        price,
-        qty,
-        remaining,
-        filled,
-        notional,
-        status,
-        tif,
-        post_only,
-        stp,
-        index,
-        outcome,
-    ) = row
-    order = Order(
-        order_id, client_id, owner, market, side, type_, price, qty, tif, post_only, stp, index
-    )
-    order.remaining, order.filled, order.notional, order.status = (
-        remaining,
-        filled,
-        notional,
-        status,
-    )
+    for value, expected in zip(row, _ORDER_TYPES, strict=False):
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ValueError(f"order field {value!r}")
+    (order_id, client_id, owner, market, side, type_, price, qty, remaining, filled, notional,
+     status, tif, post_only, stp, index, outcome) = row  # fmt: skip
+    order = Order(order_id, client_id, owner, exchange.owner(owner), market, side, type_, price,
+                  qty, tif, post_only, stp, index)  # fmt: skip
+    order.remaining, order.filled, order.notional = remaining, filled, notional
+    order.status = status
     if outcome is not None:
         if not isinstance(outcome, list) or len(outcome) != 11:
             raise ValueError("order outcome")
         *head, trades, done_index = outcome
         fills = tuple(_trade(t) for t in trades)
-        order.outcome = Done(*head[:9], trades=fills, index=done_index)  # type: ignore[misc]
-    for value in (order_id, qty, remaining, filled, notional, index):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError("order numbers")
+        order.outcome = Done(*head, trades=fills, index=done_index)  # type: ignore[misc]
     return order
 
 
-def load(data: bytes, exchange) -> None:
+def load(data: bytes, exchange: "Exchange") -> None:
     """Fill a fresh ``exchange`` with the state in ``data``."""
     if not isinstance(data, bytes) or not data.startswith(HEADER):
         raise InvalidInput("snapshot", "not a dex engine snapshot (version 1)")
@@ -148,18 +140,18 @@ def load(data: bytes, exchange) -> None:
             exchange.markets[symbol] = market
             for side, rows in ((market.book.bids, bids), (market.book.asks, asks)):
                 for row in rows:
-                    order = _order(row)
+                    order = _order(row, exchange)
                     side.rest(order)
                     exchange.orders[order.order_id] = order
-                    exchange.open_by_owner.setdefault(order.owner, {})[order.order_id] = order
+                    order.account.open[order.order_id] = order
             market.trades.extend(_trade(t) for t in trades)
         for row in finished:
-            order = _order(row)
+            order = _order(row, exchange)
             exchange.orders[order.order_id] = order
-            exchange.history.append(order.order_id)
+            exchange.history.append(order)
         for order_id in sorted(exchange.orders):
             order = exchange.orders[order_id]
             if order.client_id is not None:
-                exchange.by_client[(order.owner, order.client_id)] = order
+                order.account.by_client[order.client_id] = order
     except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
         raise InvalidInput("snapshot", f"malformed: {exc}") from None
