@@ -1,0 +1,132 @@
+"""A peer's data directory: where it lives, who it is, and that only one process uses it.
+
+Layout of a data dir (the consensus log and snapshots join it with the peer's storage):
+
+    identity.json   {"format": "dex-data/1", "name": ..., "node_id": ...}, written once
+    lock            held (flock) by the running peer, so two processes never share a dir
+
+Without ``--name`` and ``--data-dir``, several ``dex-tui`` started on one machine must each
+become a different peer, yet a restarted one should come back as itself. So the default is
+the first existing peer directory under the user data dir that no running peer holds, or
+else a new one with a generated name.
+"""
+
+import fcntl
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+FORMAT = "dex-data/1"
+IDENTITY = "identity.json"
+LOCK = "lock"
+_WORDS = (
+    "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juniper",
+    "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven", "sage", "tide",
+)  # fmt: skip
+
+
+class DataDirError(Exception):
+    """The data dir cannot be used; the message names the problem in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    name: str
+    node_id: int  # the consensus id: random, 63 bits, never reused
+
+
+def user_data_root() -> Path:
+    """``$XDG_DATA_HOME/dex`` or ``~/.local/share/dex``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dex"
+
+
+def generate_name() -> str:
+    return f"{secrets.choice(_WORDS)}-{secrets.token_hex(2)}"
+
+
+class DataDir:
+    """An opened, locked data dir. Close it (or use ``with``) to release the lock."""
+
+    def __init__(self, path: Path, identity: Identity, lock: IO[bytes]) -> None:
+        self.path = path
+        self.identity = identity
+        self._lock = lock
+
+    def close(self) -> None:
+        self._lock.close()  # closing the file releases the flock
+
+    def __enter__(self) -> "DataDir":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_data_dir(name: str | None, path: Path | None) -> DataDir:
+    """Open (creating if new) the data dir chosen by ``--name`` / ``--data-dir``."""
+    if path is not None:
+        return _open(path, name)
+    root = user_data_root()
+    if name is not None:
+        return _open(root / name, name)
+    for candidate in sorted(root.glob("*/" + IDENTITY)) if root.is_dir() else []:
+        try:
+            return _open(candidate.parent, None)
+        except DataDirError:
+            continue  # held by a running peer, or unreadable: try the next one
+    fresh = generate_name()
+    return _open(root / fresh, fresh)
+
+
+def _open(path: Path, name: str | None) -> DataDir:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        lock = open(path / LOCK, "ab")  # noqa: SIM115 - held for the life of the peer
+    except OSError as exc:
+        raise DataDirError(f"data dir {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise DataDirError(f"data dir {path} is in use by another running peer") from None
+    try:
+        identity = _read_or_create_identity(path, name)
+    except DataDirError:
+        lock.close()
+        raise
+    return DataDir(path, identity, lock)
+
+
+def _read_or_create_identity(path: Path, name: str | None) -> Identity:
+    file = path / IDENTITY
+    if not file.exists():
+        others = [p.name for p in path.iterdir() if p.name != LOCK]
+        if others:
+            raise DataDirError(
+                f"data dir {path} holds files that are not a dex peer's: {others[0]}"
+            )
+        identity = Identity(name or generate_name(), secrets.randbits(63) or 1)
+        record = {"format": FORMAT, "name": identity.name, "node_id": identity.node_id}
+        tmp = path / (IDENTITY + ".tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        os.replace(tmp, file)
+        return identity
+    try:
+        record = json.loads(file.read_text())
+        ok = (
+            isinstance(record, dict)
+            and record.get("format") == FORMAT
+            and isinstance(record.get("name"), str)
+            and isinstance(record.get("node_id"), int)
+        )
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        raise DataDirError(f"data dir {path}: {IDENTITY} is corrupt or from another program")
+    if name is not None and record["name"] != name:
+        raise DataDirError(f"data dir {path} belongs to peer {record['name']!r}, not {name!r}")
+    return Identity(record["name"], record["node_id"])

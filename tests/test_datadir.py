@@ -1,0 +1,72 @@
+"""The data dir: identity kept across restarts, one process per dir, clear refusals."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from net.datadir import IDENTITY, DataDirError, open_data_dir
+
+
+@pytest.fixture(autouse=True)
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "dex"
+
+
+def test_a_named_peer_keeps_its_identity_across_restarts(data_home: Path) -> None:
+    with open_data_dir("alice", None) as first:
+        node_id = first.identity.node_id
+        assert first.path == data_home / "alice"
+    with open_data_dir("alice", None) as again:
+        assert again.identity.node_id == node_id
+        assert again.identity.name == "alice"
+
+
+def test_a_dir_in_use_is_refused(tmp_path: Path) -> None:
+    with open_data_dir(None, tmp_path / "p"), pytest.raises(DataDirError, match="in use"):
+        open_data_dir(None, tmp_path / "p")
+    open_data_dir(None, tmp_path / "p").close()  # released once the first one closes
+
+
+def test_without_arguments_peers_reuse_free_dirs_then_make_new_ones(data_home: Path) -> None:
+    first = open_data_dir(None, None)
+    second = open_data_dir(None, None)
+    assert first.identity.name != second.identity.name
+    name = second.identity.name
+    second.close()
+    third = open_data_dir(None, None)  # second's dir is free again: come back as that peer
+    assert third.identity.name == name
+    first.close()
+    third.close()
+    assert len(list(data_home.iterdir())) == 2
+
+
+def test_a_generated_name_is_kept_in_an_explicit_dir(tmp_path: Path) -> None:
+    with open_data_dir(None, tmp_path / "d") as first:
+        name = first.identity.name
+    with open_data_dir(None, tmp_path / "d") as again:
+        assert again.identity.name == name
+
+
+@pytest.mark.parametrize(
+    "content", ["not json", "[]", json.dumps({"format": "other", "name": "x", "node_id": 1})]
+)
+def test_a_corrupt_identity_is_refused_and_left_alone(tmp_path: Path, content: str) -> None:
+    (tmp_path / IDENTITY).write_text(content)
+    with pytest.raises(DataDirError, match="corrupt"):
+        open_data_dir(None, tmp_path)
+    assert (tmp_path / IDENTITY).read_text() == content
+
+
+def test_a_foreign_dir_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "photos.jpg").write_bytes(b"\xff")
+    with pytest.raises(DataDirError, match="not a dex peer"):
+        open_data_dir(None, tmp_path)
+    assert not (tmp_path / IDENTITY).exists()
+
+
+def test_a_dir_of_another_peer_is_refused(tmp_path: Path) -> None:
+    open_data_dir("alice", tmp_path).close()
+    with pytest.raises(DataDirError, match="belongs to peer 'alice'"):
+        open_data_dir("bob", tmp_path)
