@@ -68,6 +68,15 @@ class Exchange:
 
     # ------------------------------------------------------------------ applying
 
+    def apply_batch(self, commands: list[Command], index: int) -> list[list[Event]]:
+        """Apply the commands of one log entry (all at ``index``), in order.
+
+        The node's entry point: one call per log entry keeps the per-command loop in
+        compiled code. Returns each command's events.
+        """
+        apply = self.apply
+        return [apply(command, index) for command in commands]
+
     def apply(self, command: Command, index: int) -> list[Event]:
         """Apply one command found at log position ``index``; return what happened.
 
