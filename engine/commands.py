@@ -132,9 +132,9 @@ def parse_command(obj: object) -> Command:
     op = obj.get("op")
     if not isinstance(op, str) or op not in _OPS:
         raise InvalidInput("op", f"unknown operation {op!r}")
-    unknown = set(obj) - set(_FIELDS[op]) - {"op"}
+    unknown = sorted(str(key) for key in set(obj) - set(_FIELDS[op]) - {"op"})
     if unknown:
-        raise InvalidInput(sorted(unknown)[0], "unknown field")
+        raise InvalidInput(unknown[0], "unknown field")
     return _PARSERS[op](obj)
 
 
@@ -165,8 +165,9 @@ def _units(obj: dict, field: str) -> int:
 
 
 def _choice(obj: dict, field: str, choices: tuple[str, ...], default: str) -> str:
-    value = obj.get(field, default)
-    if value is None:
+    """One of ``choices``; missing or null means ``default`` ("" means required)."""
+    value = obj.get(field)
+    if value is None and default:
         return default
     if value not in choices:
         raise InvalidInput(field, f"expected one of {', '.join(choices)}")

@@ -348,7 +348,8 @@ class Exchange:
         if cmd.order_id is not None:
             found = self.orders.get(cmd.order_id)
         else:
-            found = self.owner(cmd.owner).by_client.get(cmd.client_id or "")
+            account = self.owners.get(cmd.owner)
+            found = None if account is None else account.by_client.get(cmd.client_id or "")
         order = self._own_open_order("cancel", found, cmd, index, events)
         if order is not None:
             self._unlink(order)
@@ -361,7 +362,8 @@ class Exchange:
                 Rejected("cancel_all", None, None, cmd.owner, REJECT_INVALID, reason, index)
             )
             return
-        owned = self.owner(cmd.owner).open
+        account = self.owners.get(cmd.owner)
+        owned = {} if account is None else account.open
         for order_id in sorted(owned):
             order = owned[order_id]
             if cmd.market is None or order.market == cmd.market:
@@ -403,14 +405,30 @@ class Exchange:
             own.levels[price].qty -= order.qty - qty
         else:  # re-queue: out of the book now, back in (or matched) below
             self._unlink(order)
+            order = self._successor(order, index)
         order.qty, order.price, order.remaining = qty, price, qty - order.filled
         events.append(
             Amended(order.order_id, order.owner, order.market, price, qty, order.remaining,
                     keeps_place, index)
         )  # fmt: skip
         if not keeps_place:
-            order.index = index
             self._execute(order, self.markets[order.market], own, opposite, events)
+
+    def _successor(self, order: Order, index: int) -> Order:
+        """A fresh object for an order that loses its place (same id, same everything).
+
+        The old object stays behind, dead, in its level's queue: cancellation is lazy, so
+        a queue entry must never come back to life by its order resting again.
+        """
+        new = Order(order.order_id, order.client_id, order.owner, order.account, order.market,
+                    order.side, order.type, order.price, order.qty, order.tif,
+                    order.post_only, order.stp, index)  # fmt: skip
+        new.filled, new.notional, new.status = order.filled, order.notional, order.status
+        new.outcome = order.outcome
+        self.orders[order.order_id] = new
+        if order.client_id is not None:
+            order.account.by_client[order.client_id] = new
+        return new
 
     def _own_open_order(
         self, op: str, order: Order | None, cmd: Cancel | Amend, index: int, events: list
@@ -510,12 +528,14 @@ class Exchange:
         return None if order is None else order.view()
 
     def order_by_client_id(self, owner: str, client_id: str) -> OrderView | None:
-        order = self.owner(owner).by_client.get(client_id)
+        account = self.owners.get(owner)
+        order = None if account is None else account.by_client.get(client_id)
         return None if order is None else order.view()
 
     def open_orders(self, owner: str, market: str | None = None) -> list[OrderView]:
         """The owner's resting orders, oldest first."""
-        owned = self.owner(owner).open
+        account = self.owners.get(owner)
+        owned = {} if account is None else account.open
         return [
             owned[i].view() for i in sorted(owned) if market is None or owned[i].market == market
         ]

@@ -14,10 +14,11 @@ A snapshot can arrive from another peer, so :func:`load` checks its shape and ra
 import json
 from typing import TYPE_CHECKING
 
+from .commands import ORDER_TYPES, SIDES, STP_MODES, TIFS, parse_command
 from .errors import InvalidInput
 from .events import Done, Trade
 from .markets import Market
-from .orders import Order
+from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Order
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -81,41 +82,81 @@ def dump(exchange: "Exchange") -> bytes:
     return HEADER + json.dumps(state, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _trade(row: object) -> Trade:
-    if not isinstance(row, list) or len(row) != len(Trade._fields):
-        raise ValueError("trade row")
-    return Trade(*row)
-
-
 _OPTIONAL_STR = (str, type(None))
 _OPTIONAL_INT = (int, type(None))
+_TRADE_TYPES = (int, str, int, int, str, int, int, str, str, int, int)
 # The type of each order field in a row, in row order (the last field, the outcome, apart).
 _ORDER_TYPES: tuple[type | tuple[type, ...], ...] = (
     int, _OPTIONAL_STR, str, str, str, str, _OPTIONAL_INT, int, int, int, int, str, str, bool,
     str, int,
 )  # fmt: skip
+_STATUSES = (RESTING, PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED)
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise ValueError(what)
+
+
+def _typed(row: object, types: tuple, what: str) -> list:
+    """``row`` if it is a list of exactly these types (a bool is not an int here)."""
+    _check(isinstance(row, list) and len(row) == len(types), f"{what} row")
+    assert isinstance(row, list)
+    for value, expected in zip(row, types, strict=True):
+        _check(isinstance(value, expected), f"{what} field {value!r}")
+        _check(not isinstance(value, bool) or expected is bool, f"{what} field {value!r}")
+    return row
+
+
+def _trade(row: object) -> Trade:
+    r = _typed(row, _TRADE_TYPES, "trade")
+    _check(r[2] > 0 and r[3] > 0 and r[4] in SIDES and r[9] >= 0 and r[0] > 0, "trade values")
+    return Trade(*r)
 
 
 def _order(row: object, exchange: "Exchange") -> Order:
-    """An order from its row; ValueError unless every field has the expected type."""
-    if not isinstance(row, list) or len(row) != len(_ORDER_TYPES) + 1:
-        raise ValueError("order row")
-    for value, expected in zip(row, _ORDER_TYPES, strict=False):
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ValueError(f"order field {value!r}")
+    """An order from its row; ValueError unless every field is one the engine could make."""
+    _check(isinstance(row, list) and len(row) == len(_ORDER_TYPES) + 1, "order row")
+    assert isinstance(row, list)
+    fields = _typed(row[:-1], _ORDER_TYPES, "order")
     (order_id, client_id, owner, market, side, type_, price, qty, remaining, filled, notional,
-     status, tif, post_only, stp, index, outcome) = row  # fmt: skip
+     status, tif, post_only, stp, index) = fields  # fmt: skip
+    outcome = row[-1]
+    _check(side in SIDES and type_ in ORDER_TYPES and tif in TIFS and stp in STP_MODES
+           and status in _STATUSES, "order enum field")  # fmt: skip
+    _check(order_id > 0 and qty > 0 and min(remaining, filled, notional, index) >= 0
+           and remaining + filled == qty, "order quantities")  # fmt: skip
+    _check((price is None and type_ == "market") or (price is not None and price > 0), "price")
+    _check(order_id not in exchange.orders, "duplicate order id")
     order = Order(order_id, client_id, owner, exchange.owner(owner), market, side, type_, price,
                   qty, tif, post_only, stp, index)  # fmt: skip
     order.remaining, order.filled, order.notional = remaining, filled, notional
     order.status = status
     if outcome is not None:
-        if not isinstance(outcome, list) or len(outcome) != 11:
-            raise ValueError("order outcome")
+        _check(isinstance(outcome, list) and len(outcome) == 11, "order outcome")
         *head, trades, done_index = outcome
+        _check(isinstance(trades, list), "outcome trades")
         fills = tuple(_trade(t) for t in trades)
         order.outcome = Done(*head, trades=fills, index=done_index)  # type: ignore[misc]
     return order
+
+
+def _resting(row: object, exchange: "Exchange", market: Market, is_bid: bool) -> Order:
+    order = _order(row, exchange)
+    _check(order.market == market.symbol and order.side == ("buy" if is_bid else "sell")
+           and order.type == "limit" and order.tif == "gtc" and order.remaining > 0
+           and order.status in (RESTING, PARTIALLY_FILLED), "resting order")  # fmt: skip
+    return order
+
+
+def _market(row: object, exchange: "Exchange") -> tuple[Market, list, list, list]:
+    symbol, base, quote, tick, lot, bids, asks, trades = _typed(
+        row, (str, str, str, str, str, list, list, list), "market"
+    )
+    command = parse_command({"op": "create_market", "symbol": symbol, "base": base,
+                             "quote": quote, "tick": tick, "lot": lot})  # fmt: skip
+    _check(symbol not in exchange.markets and command is not None, "market")
+    return Market(symbol, base, quote, tick, lot, exchange.trade_history), bids, asks, trades
 
 
 def load(data: bytes, exchange: "Exchange") -> None:
@@ -123,35 +164,33 @@ def load(data: bytes, exchange: "Exchange") -> None:
     if not isinstance(data, bytes) or not data.startswith(HEADER):
         raise InvalidInput("snapshot", "not a dex engine snapshot (version 1)")
     try:
-        (
-            history_limit,
-            trade_history,
-            next_order_id,
-            next_trade_id,
-            applied_index,
-            markets,
-            finished,
-        ) = json.loads(data[len(HEADER) :])
-        exchange.history_limit, exchange.trade_history = int(history_limit), int(trade_history)
-        exchange.next_order_id, exchange.next_trade_id = int(next_order_id), int(next_trade_id)
-        exchange.applied_index = int(applied_index)
-        for symbol, base, quote, tick, lot, bids, asks, trades in markets:
-            market = Market(symbol, base, quote, tick, lot, exchange.trade_history)
-            exchange.markets[symbol] = market
+        (history_limit, trade_history, next_order_id, next_trade_id, applied_index, markets,
+         finished) = _typed(json.loads(data[len(HEADER):]), (int, int, int, int, int, list, list),
+                            "state")  # fmt: skip
+        _check(min(history_limit, trade_history, next_order_id, next_trade_id) > 0, "settings")
+        _check(applied_index >= 0, "applied index")
+        exchange.history_limit, exchange.trade_history = history_limit, trade_history
+        exchange.next_order_id, exchange.next_trade_id = next_order_id, next_trade_id
+        exchange.applied_index = applied_index
+        for row in markets:
+            market, bids, asks, trades = _market(row, exchange)
+            exchange.markets[market.symbol] = market
             for side, rows in ((market.book.bids, bids), (market.book.asks, asks)):
-                for row in rows:
-                    order = _order(row, exchange)
+                for order_row in rows:
+                    order = _resting(order_row, exchange, market, side.is_bid)
                     side.rest(order)
                     exchange.orders[order.order_id] = order
                     order.account.open[order.order_id] = order
             market.trades.extend(_trade(t) for t in trades)
         for row in finished:
             order = _order(row, exchange)
+            _check(order.status in (FILLED, CANCELLED, REJECTED), "finished order status")
             exchange.orders[order.order_id] = order
             exchange.history.append(order)
         for order_id in sorted(exchange.orders):
             order = exchange.orders[order_id]
             if order.client_id is not None:
+                _check(order.client_id not in order.account.by_client, "duplicate client id")
                 order.account.by_client[order.client_id] = order
-    except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as exc:
         raise InvalidInput("snapshot", f"malformed: {exc}") from None

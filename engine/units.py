@@ -7,6 +7,7 @@ a value off the tick or lot, zero, negative, non-finite, malformed or absurdly l
 (``Decimal(str(n))`` for ints; floats are refused because their text is already rounded).
 """
 
+import re
 from decimal import Decimal, InvalidOperation, localcontext
 
 from .errors import InvalidInput
@@ -16,24 +17,30 @@ from .errors import InvalidInput
 MAX_UNITS = 10**15
 #: Longest decimal text accepted for one amount.
 MAX_TEXT = 40
+#: What a decimal amount may look like: ASCII digits, one optional point, optional exponent.
+_PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def parse_decimal(value: object, field: str) -> Decimal:
     """Read a positive, finite decimal from a string (or a JSON integer)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(field, f"expected a decimal string, got {type(value).__name__}")
-    text = str(value).strip() if isinstance(value, str) else str(value)
+    if isinstance(value, int) and value.bit_length() > 4 * MAX_TEXT:
+        raise InvalidInput(field, "too large")
+    text = value.strip() if isinstance(value, str) else str(value)
     if not text or len(text) > MAX_TEXT:
-        raise InvalidInput(field, "expected a decimal string of 1 to 40 characters")
+        raise InvalidInput(field, f"expected a decimal string of 1 to {MAX_TEXT} characters")
     try:
         number = Decimal(text)
     except InvalidOperation:
         raise InvalidInput(field, f"not a decimal number: {text!r}") from None
     if not number.is_finite():
         raise InvalidInput(field, "must be a finite number")
+    if not _PLAIN.fullmatch(text):  # Decimal also takes "1_000" and non-ASCII digits
+        raise InvalidInput(field, f"not a decimal number: {text!r}")
     if number <= 0:
         raise InvalidInput(field, "must be greater than zero")
-    if number.adjusted() > 18 or number.adjusted() < -18:
+    if not -30 <= number.adjusted() <= 21:
         raise InvalidInput(field, "out of range")
     return number
 
@@ -56,5 +63,5 @@ def from_units(units: int, step: Decimal) -> str:
     """Render a count of ticks or lots as a plain decimal string (no exponent)."""
     with localcontext() as ctx:
         ctx.prec = 60
-        value = units * step
-    return format(value.normalize(), "f") if value else "0"
+        value = (units * step).normalize()
+    return format(value, "f") if value else "0"
