@@ -1,0 +1,193 @@
+"""Views: engine values and events rendered as the data of spec/rpc.md replies.
+
+The engine counts ticks and lots; replies carry plain decimal strings (``"100.25"``, never an
+exponent, never a float) made by the market's own ``price_text`` / ``qty_text``. Ids, counts
+and log indexes stay JSON integers.
+
+The result of a write is read off the events of its own command, not off the exchange
+afterwards, so later commands cannot leak into it and a repeated submit (the engine hands
+back the first ``Done``) renders exactly as the first one did.
+
+Average price: a fill's notional is ticks * lots, so ``notional / filled`` is a price in
+ticks, converted with the tick. When that quotient does not terminate it is rounded half-even
+to the tick's decimal places plus :data:`AVG_PRICE_EXTRA_PLACES`; otherwise it is exact.
+"""
+
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from typing import TypeVar
+
+from engine import (
+    Amended,
+    Cancelled,
+    Done,
+    Event,
+    Exchange,
+    Market,
+    OrderView,
+    Rejected,
+    Trade,
+)
+from engine.events import REJECT_FORBIDDEN, REJECT_NOT_FOUND
+from engine.orders import PARTIALLY_FILLED, RESTING
+
+from .errors import ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND, RpcError
+
+AVG_PRICE_EXTRA_PLACES = 8
+
+_E = TypeVar("_E", Amended, Cancelled, Done)
+
+_REJECTION_ERRORS = {REJECT_NOT_FOUND: ERR_NOT_FOUND, REJECT_FORBIDDEN: ERR_FORBIDDEN}
+
+
+def market_view(market: Market) -> dict:
+    return {
+        "symbol": market.symbol,
+        "base": market.base,
+        "quote": market.quote,
+        "tick": market.tick,
+        "lot": market.lot,
+    }
+
+
+def trade_view(market: Market, trade: Trade) -> dict:
+    return {
+        "trade_id": trade.trade_id,
+        "market": trade.market,
+        "price": market.price_text(trade.price),
+        "qty": market.qty_text(trade.qty),
+        "aggressor": trade.aggressor,
+        "maker_order": trade.maker_order,
+        "taker_order": trade.taker_order,
+        "maker_owner": trade.maker_owner,
+        "taker_owner": trade.taker_owner,
+        "index": trade.index,
+    }
+
+
+def book_view(market: Market, index: int, bids: list, asks: list) -> dict:
+    """Depth as returned by ``Exchange.depth``: (ticks, lots, order count) levels, best first."""
+    return {
+        "market": market.symbol,
+        "index": index,
+        "bids": _levels(market, bids),
+        "asks": _levels(market, asks),
+    }
+
+
+def order_view(market: Market, order: OrderView, index: int) -> dict:
+    """An order as the ``order`` op shows it; ``index`` is the log position it reflects."""
+    return {
+        "order_id": order.order_id,
+        "client_id": order.client_id,
+        "owner": order.owner,
+        "market": order.market,
+        "side": order.side,
+        "type": order.type,
+        "price": None if order.price is None else market.price_text(order.price),
+        "qty": market.qty_text(order.qty),
+        "filled_qty": market.qty_text(order.filled_qty),
+        "remaining_qty": market.qty_text(order.remaining_qty),
+        "status": order.status,
+        "tif": order.tif,
+        "post_only": order.post_only,
+        "index": index,
+    }
+
+
+def submit_result(exchange: Exchange, events: list[Event]) -> dict:
+    """A submit's outcome, from its ``Done`` (rule rejections included: they are results)."""
+    done = _first(events, Done)
+    market = _market(exchange, done.market)
+    return {
+        "order_id": done.order_id,
+        "client_id": done.client_id,
+        "status": done.status,
+        "reason": done.reason,
+        "filled_qty": market.qty_text(done.filled_qty),
+        "remaining_qty": market.qty_text(done.remaining_qty),
+        "avg_price": avg_price(market, done.notional, done.filled_qty),
+        "trades": [trade_view(market, trade) for trade in done.trades],
+        "index": done.index,
+    }
+
+
+def cancel_result(exchange: Exchange, events: list[Event], index: int) -> dict:
+    raise_rejection(events)
+    cancelled = _first(events, Cancelled)
+    market = _market(exchange, cancelled.market)
+    return {
+        "order_id": cancelled.order_id,
+        "status": "cancelled",
+        "remaining_qty": market.qty_text(cancelled.remaining_qty),
+        "index": index,
+    }
+
+
+def cancel_all_result(events: list[Event], index: int) -> dict:
+    raise_rejection(events)
+    cancelled = [event.order_id for event in events if type(event) is Cancelled]
+    return {"cancelled": cancelled, "index": index}
+
+
+def amend_result(exchange: Exchange, before: OrderView, events: list[Event], index: int) -> dict:
+    """The amended order as ``order`` shows it, at the amend's own log index.
+
+    ``before`` supplies what an amend never changes (side, type, owner...); price, quantity
+    and progress come from the ``Amended`` event and, when the order was re-priced and
+    matched again, from its ``Done``.
+    """
+    raise_rejection(events)
+    amended = _first(events, Amended)
+    filled = amended.qty - amended.remaining_qty
+    status = PARTIALLY_FILLED if filled else RESTING
+    remaining = amended.remaining_qty
+    for event in events:
+        if type(event) is Done:
+            status, filled, remaining = event.status, event.filled_qty, event.remaining_qty
+    after = before._replace(
+        price=amended.price,
+        qty=amended.qty,
+        filled_qty=filled,
+        remaining_qty=remaining,
+        status=status,
+    )
+    return order_view(_market(exchange, after.market), after, index)
+
+
+def raise_rejection(events: list[Event]) -> None:
+    """Turn an engine ``Rejected`` into the RPC error it stands for."""
+    for event in events:
+        if type(event) is Rejected:
+            raise RpcError(_REJECTION_ERRORS.get(event.code, ERR_INVALID), event.reason)
+
+
+def avg_price(market: Market, notional: int, filled: int) -> str | None:
+    """Average fill price as a decimal string, or None when nothing filled (see module doc)."""
+    if not filled:
+        return None
+    tick = market.tick_step
+    places = max(0, -int(tick.as_tuple().exponent)) + AVG_PRICE_EXTRA_PLACES
+    with localcontext() as ctx:
+        ctx.prec = 80  # every digit of notional * tick and the places after the point
+        value = (Decimal(notional) * tick / filled).quantize(
+            Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN
+        )
+        return format(value.normalize(), "f")
+
+
+def _levels(market: Market, levels: list) -> list[list]:
+    return [[market.price_text(p), market.qty_text(q), count] for p, q, count in levels]
+
+
+def _market(exchange: Exchange, symbol: str) -> Market:
+    market = exchange.market(symbol)
+    if market is None:  # events only name markets that exist; markets are never removed
+        raise RuntimeError(f"no market {symbol}")
+    return market
+
+
+def _first(events: list[Event], kind: type[_E]) -> _E:
+    for event in events:
+        if isinstance(event, kind):
+            return event
+    raise RuntimeError(f"the command produced no {kind.__name__}: {events!r}")

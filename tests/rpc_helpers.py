@@ -1,0 +1,154 @@
+"""Test doubles for the RPC: a backend that applies commands straight to a local Exchange.
+
+The real backend is the peer (consensus, then apply); these tests are about the RPC layer, so
+:class:`LocalBackend` commits by applying at once, numbering log indexes 1, 2, 3, ... in a
+:class:`Ledger` that several traders' backends may share (to test ``ERR_FORBIDDEN``).
+:func:`serving` starts a real server on 127.0.0.1 with a client and a raw HTTP session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from engine import Command, CreateMarket, Event, Exchange
+from net.rpc import Api, Limits, RpcClient, RpcError, RpcServer
+from net.rpc.errors import ERR_TIMEOUT
+
+BTC = "BTC/USD"  # tick 0.1, lot 0.001
+ETH = "ETH/USD"  # tick 0.01, lot 0.01
+HOST = "127.0.0.1"
+
+Body = bytes | AsyncIterable[bytes]  # an async iterable is sent chunked
+
+
+class Ledger:
+    """One exchange and its log: the state every backend sharing it sees."""
+
+    def __init__(self) -> None:
+        self.exchange = Exchange()
+        self.index = 0
+        self.changed = asyncio.Condition()
+        self.apply(CreateMarket(BTC, "BTC", "USD", "0.1", "0.001"))
+        self.apply(CreateMarket(ETH, "ETH", "USD", "0.01", "0.01"))
+
+    def apply(self, command: Command) -> tuple[int, list[Event]]:
+        self.index += 1
+        return self.index, self.exchange.apply(command, self.index)
+
+
+class LocalBackend:
+    """The RPC's Backend for trader ``owner``, committing by applying to the ledger at once.
+
+    Set ``failure`` to make ``execute`` raise it (a minority peer, a bug...), or ``hold`` to
+    make it wait for that event first (a slow commit).
+    """
+
+    def __init__(self, owner: str = "alice", ledger: Ledger | None = None) -> None:
+        self.owner = owner
+        self.ledger = ledger or Ledger()
+        self.failure: Exception | None = None
+        self.hold: asyncio.Event | None = None
+        self.executed: list[Command] = []
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.ledger.exchange
+
+    async def execute(self, command: Command) -> tuple[int, list[Event]]:
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.failure is not None:
+            raise self.failure
+        self.executed.append(command)
+        result = self.ledger.apply(command)
+        async with self.ledger.changed:
+            self.ledger.changed.notify_all()
+        return result
+
+    def status(self) -> dict:
+        index = self.exchange.applied_index
+        return {
+            "name": self.owner,
+            "node_id": f"node-{self.owner}",
+            "cluster_id": "test",
+            "role": "leader",
+            "term": 1,
+            "leader": f"node-{self.owner}",
+            "commit_index": index,
+            "applied_index": index,
+            "digest": self.exchange.digest(),
+            "voters": [f"node-{self.owner}"],
+            "learners": [],
+            "peers": [],
+            "version": "test",
+        }
+
+    async def wait_applied(self, index: int, timeout: float) -> int:
+        changed = self.ledger.changed
+        try:
+            async with asyncio.timeout(timeout), changed:
+                await changed.wait_for(lambda: self.exchange.applied_index >= index)
+        except TimeoutError:
+            raise RpcError(ERR_TIMEOUT, f"index {index} not applied within {timeout} s") from None
+        return self.exchange.applied_index
+
+
+@dataclass
+class Peer:
+    """A served backend, its client, and a session for hand-made HTTP requests."""
+
+    backend: LocalBackend
+    server: RpcServer
+    client: RpcClient
+    session: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.server.port}/"
+
+    async def call(self, payload: object, **kwargs: Any) -> Any:
+        """The client's call, typed loosely: tests index into the replies they expect."""
+        return await self.client.call(payload, **kwargs)
+
+    async def post(
+        self, body: Body, headers: dict[str, str] | None = None, path: str = "/"
+    ) -> tuple[int, str, bytes]:
+        """A raw request: (status, content type, body)."""
+        url = f"http://{HOST}:{self.server.port}{path}"
+        async with self.session.post(url, data=body, headers=headers or {}) as response:
+            return response.status, response.content_type, await response.read()
+
+
+@asynccontextmanager
+async def serving(
+    backend: LocalBackend | None = None, limits: Limits | None = None
+) -> AsyncIterator[Peer]:
+    backend = backend or LocalBackend()
+    server = RpcServer(Api(backend), limits)
+    port = await server.start(HOST, 0)
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with (
+        RpcClient(HOST, port, timeout=5) as client,
+        aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session,
+    ):
+        try:
+            yield Peer(backend, server, client, session)
+        finally:
+            await server.stop()
+
+
+@contextmanager
+def served_in(runner: asyncio.Runner, backend: LocalBackend | None = None) -> Iterator[Peer]:
+    """:func:`serving` for synchronous tests (hypothesis): run calls with ``runner.run``."""
+    context = serving(backend)
+    peer = runner.run(context.__aenter__())
+    try:
+        yield peer
+    finally:
+        runner.run(context.__aexit__(None, None, None))
