@@ -25,9 +25,9 @@ def parse_decimal(value: object, field: str) -> Decimal:
     """Read a positive, finite decimal from a string (or a JSON integer)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput(field, f"expected a decimal string, got {type(value).__name__}")
-    if isinstance(value, int) and value.bit_length() > 4 * MAX_TEXT:
-        raise InvalidInput(field, "too large")
-    text = value.strip() if isinstance(value, str) else str(value)
+    # (an int too long for the text limit is refused before str(), which caps its digits)
+    too_long = isinstance(value, int) and value.bit_length() > 4 * MAX_TEXT
+    text = "" if too_long else value.strip() if isinstance(value, str) else str(value)
     if not text or len(text) > MAX_TEXT:
         raise InvalidInput(field, f"expected a decimal string of 1 to {MAX_TEXT} characters")
     try:
