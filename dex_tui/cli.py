@@ -1,18 +1,100 @@
-"""The ``dex-tui`` command. For now it only reports its version; the peer and the
-terminal interface arrive with the node and TUI issues (see ``../shared/spec/cli.md``)."""
+"""The ``dex-tui`` command (spec/cli.md): options, then the peer, headless or with the UI.
+
+Errors in the options or the data dir are one line on stderr and exit code 2. A headless
+peer prints ``dex: ready name=NAME api=HOST:PORT`` once its API answers, logs to stderr,
+and on SIGTERM or SIGINT leaves the cluster cleanly and exits 0 within 5 seconds.
+"""
 
 import argparse
+import asyncio
+import gc
+import logging
+import signal
+import sys
 from importlib.metadata import version
+from pathlib import Path
+from typing import NoReturn
+
+from net.config import ConfigError, PeerConfig
+from net.datadir import DataDirError
+from net.node import Node
+from net.storage import StorageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage)
+        self.exit(2, f"dex-tui: error: {message}\n")
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
+    p = _Parser(prog="dex-tui", description="A peer-to-peer exchange in the terminal.")
+    p.add_argument("--version", action="version", version=f"dex-tui {version('dex')}")
+    p.add_argument("--headless", action="store_true", help="run the peer without the interface")
+    p.add_argument("--name", help="peer and trader name (default: generated, kept in the data dir)")
+    p.add_argument("--data-dir", type=Path, help="log, snapshots and identity")
+    p.add_argument("--api-port", type=int, default=0, help="RPC port (0: any free port)")
+    p.add_argument("--bind", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--peer", action="append", default=[], metavar="HOST:PORT",
+                   help="a peer to join through (repeatable)")  # fmt: skip
+    p.add_argument("--no-discovery", action="store_true", help="do not use zeroconf")
+    p.add_argument("--interface", default="127.0.0.1", help="zeroconf interface, or 'all'")
+    p.add_argument("--secret", default="", help="cluster secret (also DEX_SECRET)")
+    p.add_argument("--grape", help="also announce on / discover through a Grenache grape")
+    p.add_argument("--scenario", type=Path, help="run a scenario file once started")
+    p.add_argument("--market", help="market shown first")
+    args = p.parse_args(argv)
+    if args.name is not None and not (0 < len(args.name) <= 64 and args.name.isprintable()):
+        p.error("--name: expected 1 to 64 printable characters")
+    config = PeerConfig(
+        name=args.name,
+        data_dir=args.data_dir,
+        bind=args.bind,
+        api_port=args.api_port,
+        peers=args.peer,
+        discovery=not args.no_discovery,
+        interface=args.interface,
+        secret=args.secret,
+        grape=args.grape,
+        scenario=args.scenario,
+        market=args.market,
+    )
+    try:
+        config.check()
+    except ConfigError as exc:
+        p.error(str(exc))
+    return args, config
+
+
+async def run_headless(config: PeerConfig) -> int:
+    node = Node(config)
+    try:
+        await node.start()
+    except (DataDirError, StorageError) as exc:
+        print(f"dex-tui: error: {exc}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before "ready": a stop may follow at once
+        loop.add_signal_handler(sig, stop.set)
+    gc.freeze()  # what start-up built is long-lived: keep the collector off it
+    print(f"dex: ready name={node.name} api={node.api_addr}", flush=True)
+    await stop.wait()
+    logging.getLogger("dex").info("leaving the cluster")
+    await node.stop()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="dex-tui", description="A peer-to-peer exchange in the terminal."
+    args, config = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    parser.add_argument("--version", action="version", version=f"dex-tui {version('dex')}")
-    parser.parse_args(argv)
-    print(f"dex-tui {version('dex')}: the engine is ready; the peer and the terminal UI are next.")
-    return 0
+    # Engine objects are long-lived and acyclic: collect young garbage far less often.
+    gc.set_threshold(50_000, 50, 50)
+    if not args.headless:
+        print("dex-tui: the terminal interface is not built yet: running the peer headless "
+              "(Ctrl-C to leave)", file=sys.stderr)  # fmt: skip
+    return asyncio.run(run_headless(config))
 
 
 if __name__ == "__main__":

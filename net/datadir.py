@@ -4,6 +4,7 @@ Layout of a data dir (the consensus log and snapshots join it with the peer's st
 
     identity.json   {"format": "dex-data/1", "name": ..., "node_id": ...}, written once
     lock            held (flock) by the running peer, so two processes never share a dir
+    boots           how many times the peer started (request numbers include it)
 
 Without ``--name`` and ``--data-dir``, several ``dex-tui`` started on one machine must each
 become a different peer, yet a restarted one should come back as itself. So the default is
@@ -22,6 +23,7 @@ from typing import IO
 FORMAT = "dex-data/1"
 IDENTITY = "identity.json"
 LOCK = "lock"
+BOOTS = "boots"
 _WORDS = (
     "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juniper",
     "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven", "sage", "tide",
@@ -55,6 +57,21 @@ class DataDir:
         self.path = path
         self.identity = identity
         self._lock = lock
+
+    def next_boot(self) -> int:
+        """Count this start (1, 2, 3, ...), durably: numbers requests apart across restarts."""
+        file = self.path / BOOTS
+        try:
+            boots = int(file.read_text()) + 1
+        except (FileNotFoundError, ValueError):
+            boots = 1
+        tmp = self.path / (BOOTS + ".tmp")
+        with open(tmp, "w") as out:
+            out.write(f"{boots}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, file)
+        return boots
 
     def close(self) -> None:
         self._lock.close()  # closing the file releases the flock

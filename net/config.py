@@ -1,0 +1,93 @@
+"""What a peer is told at start (spec/cli.md), checked before anything starts.
+
+The command line builds a :class:`PeerConfig`; :func:`PeerConfig.check` refuses what would
+be unsafe or cannot work with a one-line reason (the CLI exits 2 with it).
+"""
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The secret of a peer that never leaves this machine. Anything listening beyond loopback
+#: must be given a real one (--secret or DEX_SECRET).
+LOCAL_SECRET = "dex-local-only"
+MIN_SECRET = 16
+
+
+class ConfigError(ValueError):
+    """A bad option; the message names it and says why, in one line."""
+
+
+@dataclass(slots=True)
+class Timing:
+    """Consensus and membership timing (seconds and ticks)."""
+
+    tick: float = 0.05  # one Raft tick
+    election_ticks: int = 10  # election timeout: 10 to 20 ticks (0.5 to 1 s)
+    heartbeat_ticks: int = 1
+    request_timeout: float = 10.0  # a write not applied by then is ERR_TIMEOUT
+    retry_after: float = 1.5  # re-propose a write not applied by then (deduplicated)
+    no_leader_grace: float = 2.0  # a write waits this long for a leader, then ERR_NO_QUORUM
+    found_after: float = 1.5  # wait this long for a cluster to join before founding one
+    remove_after: float = 30.0  # a voter unreachable this long is replaced, if quorum allows
+    snapshot_every: int = 20_000  # applied entries between snapshots
+    keep_entries: int = 5_000  # entries kept behind a snapshot for slow followers
+
+
+@dataclass(slots=True)
+class PeerConfig:
+    name: str | None = None
+    data_dir: Path | None = None
+    bind: str = "127.0.0.1"
+    api_port: int = 0
+    peers: list[str] = field(default_factory=list)  # "host:port" seeds
+    discovery: bool = True
+    interface: str = "127.0.0.1"
+    secret: str = ""
+    grape: str | None = None
+    scenario: Path | None = None
+    market: str | None = None
+    max_voters: int = 5
+    timing: Timing = field(default_factory=Timing)
+
+    def check(self) -> None:
+        """Refuse bad or unsafe options (ConfigError); fill in the secret default."""
+        _address(self.bind, "--bind")
+        if not 0 <= self.api_port <= 65535:
+            raise ConfigError(f"--api-port: {self.api_port} is not a port number (0-65535)")
+        for peer in self.peers:
+            split_addr(peer, "--peer")
+        if self.interface != "all":
+            _address(self.interface, "--interface")
+        self.secret = self.secret or os.environ.get("DEX_SECRET", "")
+        local = ipaddress.ip_address(self.bind).is_loopback
+        if not self.secret:
+            if not local:
+                raise ConfigError("--secret: required when --bind is not a loopback address")
+            self.secret = LOCAL_SECRET
+        elif len(self.secret) < MIN_SECRET and not local:
+            raise ConfigError(f"--secret: use at least {MIN_SECRET} characters off loopback")
+        if self.scenario is not None and not self.scenario.is_file():
+            raise ConfigError(f"--scenario: no such file: {self.scenario}")
+        if self.grape is not None and not self.grape.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"--grape: expected a URL such as http://127.0.0.1:30001, got {self.grape}"
+            )
+        if not 1 <= self.max_voters <= 9:
+            raise ConfigError("max voters: between 1 and 9")
+
+
+def split_addr(text: str, option: str) -> tuple[str, int]:
+    """``host:port`` → (host, port), or ConfigError naming ``option``."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{option}: expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _address(text: str, option: str) -> None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise ConfigError(f"{option}: {text!r} is not an IP address") from None

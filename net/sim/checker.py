@@ -1,0 +1,278 @@
+"""Safety invariants, checked as the simulation runs (every hook is called at the moment the
+corresponding thing happens, so a violation stops the run at the first bad step).
+
+The canonical history is the sequence of entries applied, first come first recorded: every
+later application at an index must match it, which gives "every node's applied sequence is a
+prefix of one sequence" and "a committed entry is never changed".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from enum import Enum
+
+from net.raft import (
+    MT,
+    Compacted,
+    ConfChange,
+    ConfState,
+    EntryKind,
+    EntryRun,
+    HardState,
+    LogStore,
+    Msg,
+    RaftCore,
+    Snapshot,
+    Unavailable,
+    apply_conf_change,
+)
+
+
+class Invariant(Enum):
+    ONE_LEADER_PER_TERM = "at most one leader per term"
+    ONE_VOTE_PER_TERM = "a voter grants at most one vote per term"
+    DURABLE_STATE = "durable term never decreases, durable vote never changes within a term"
+    LOG_MATCHING = "entries with equal index and term are identical, with identical prefixes"
+    COMMITTED_KEPT = "a committed entry is never overwritten or truncated"
+    LEADER_COMPLETENESS = "every leader holds every committed entry"
+    STATE_MACHINE_SAFETY = "every node applies a prefix of the same sequence"
+    DIGESTS_EQUAL = "state digests are equal at equal applied index"
+    EXACTLY_ONCE = "every acknowledged command is applied exactly once"
+    ACK_DURABLE = "acks and votes are sent only for durable state, which is then kept"
+    LIVENESS = "after faults stop, a leader commits every pending command in bounded time"
+    CORE_ERROR = "the core raised an unexpected exception"
+
+
+class Violation(Exception):
+    def __init__(self, invariant: Invariant, detail: str) -> None:
+        super().__init__(f"{invariant.name}: {detail}")
+        self.invariant = invariant
+        self.detail = detail
+
+
+class Checker:
+    def __init__(
+        self,
+        conf: ConfState,
+        on_conf: Callable[[ConfState, ConfState], None],
+        durable_logs: Callable[[], list[tuple[int, LogStore]]],
+    ) -> None:
+        self.conf = conf  # the configuration after the canonical history
+        self._on_conf = on_conf
+        self._durable_logs = durable_logs
+        self._leaders: dict[int, int] = {}
+        self._votes: dict[tuple[int, int], int] = {}
+        self._acked: dict[int, tuple[int, int]] = {}  # node -> (term, highest index acked)
+        self._entries: dict[tuple[int, int], tuple[bytes, int]] = {}
+        self.h_terms: list[int] = [0]
+        self._h_payloads: list[bytes] = [b""]
+        self._h_admitted: list[bool] = [False]
+        self._digests: dict[int, str] = {}
+        self.applied_count: Counter[tuple[str, int]] = Counter()
+        self.commands = 0
+
+    # -- elections --
+
+    def on_new_leader(self, node: int, core: RaftCore) -> None:
+        term = core.term
+        other = self._leaders.setdefault(term, node)
+        if other != node:
+            raise Violation(Invariant.ONE_LEADER_PER_TERM, f"n{other} and n{node} in term {term}")
+        self._check_completeness(node, core)
+
+    def _check_completeness(self, node: int, core: RaftCore) -> None:
+        for i in range(max(1, core.log.first_index() - 1), len(self.h_terms)):
+            try:
+                t = core.term_at(i)
+            except (Compacted, Unavailable):
+                t = -1
+            if t != self.h_terms[i]:
+                raise Violation(
+                    Invariant.LEADER_COMPLETENESS,
+                    f"n{node} leads term {core.term} with term {t} at committed index {i} "
+                    f"(committed term {self.h_terms[i]})",
+                )
+
+    def on_send(self, m: Msg, store: LogStore) -> None:
+        """A message leaves a node whose durable state is `store`."""
+        hs = store.initial_state()[0]
+        if hs.term > m.term:
+            return  # the node moved to a newer term: the acknowledgement no longer counts
+        if m.type == MT.APP_RESP and not m.reject:
+            if m.index > store.last_index():
+                raise Violation(
+                    Invariant.ACK_DURABLE,
+                    f"n{m.frm} acks index {m.index} holding {store.last_index()} durably",
+                )
+            self._acked[m.frm] = max(self._acked.get(m.frm, (0, 0)), (m.term, m.index))
+        if m.type == MT.VOTE_RESP and not m.reject:
+            if (hs.term, hs.vote) != (m.term, m.to):
+                raise Violation(
+                    Invariant.ACK_DURABLE,
+                    f"n{m.frm} votes for n{m.to} in term {m.term}; durable: {hs}",
+                )
+            other = self._votes.setdefault((m.frm, m.term), m.to)
+            if other != m.to:
+                raise Violation(
+                    Invariant.ONE_VOTE_PER_TERM,
+                    f"n{m.frm} voted for n{other} and n{m.to} in term {m.term}",
+                )
+
+    # -- durable state --
+
+    def on_persist(
+        self,
+        node: int,
+        store: LogStore,
+        durable: HardState,
+        hs: HardState | None,
+        entries: EntryRun | None,
+        snap: Snapshot | None,
+    ) -> None:
+        """Called with the Ready's writes just before they reach `store`."""
+        if hs is not None and (
+            hs.term < durable.term
+            or (hs.term == durable.term and durable.vote and hs.vote != durable.vote)
+        ):
+            raise Violation(Invariant.DURABLE_STATE, f"n{node}: {durable} -> {hs}")
+        if snap is not None:
+            self._check_snapshot(node, snap.meta.index, snap.meta.term)
+        elif entries is not None:
+            self._check_overwrite(node, store, entries)
+        if entries is not None:
+            self._check_matching(node, store, entries, snap)
+        if entries is not None or snap is not None:
+            last = entries.last if entries is not None else snap.meta.index  # type: ignore[union-attr]
+            term = (hs or durable).term
+            acked_term, acked = self._acked.get(node, (0, 0))
+            if acked_term == term and last < acked:
+                raise Violation(
+                    Invariant.ACK_DURABLE,
+                    f"n{node} cuts its log to {last} after acking {acked} in term {term}",
+                )
+
+    def _check_snapshot(self, node: int, index: int, term: int) -> None:
+        if index >= len(self.h_terms) or self.h_terms[index] != term:
+            raise Violation(
+                Invariant.STATE_MACHINE_SAFETY,
+                f"n{node} got snapshot ({index}, t{term}) not in the applied history",
+            )
+
+    def _check_overwrite(self, node: int, store: LogStore, run: EntryRun) -> None:
+        h = self.h_terms
+        for j in range(
+            max(run.first, store.first_index()), min(store.last_index(), len(h) - 1) + 1
+        ):
+            old = store.term(j)
+            new = run.term(j) if j <= run.last else None
+            if old != new and h[j] == old:
+                raise Violation(
+                    Invariant.COMMITTED_KEPT,
+                    f"n{node} replaces committed ({j}, t{old}) with {new and f't{new}'}",
+                )
+
+    def _check_matching(
+        self, node: int, store: LogStore, run: EntryRun, snap: Snapshot | None
+    ) -> None:
+        if snap is not None and run.first == snap.meta.index + 1:
+            prev: int = snap.meta.term
+        else:
+            try:
+                prev = store.term(run.first - 1)
+            except (Compacted, Unavailable):
+                prev = -1
+        entries = self._entries
+        for i, t, _, payload in run:
+            seen = entries.setdefault((i, t), (payload, prev))
+            if seen[0] != payload or (seen[1] != prev and -1 not in (prev, seen[1])):
+                raise Violation(
+                    Invariant.LOG_MATCHING,
+                    f"n{node} stores ({i}, t{t}) with prev term {prev}; seen before with "
+                    f"prev term {seen[1]}{'' if seen[0] == payload else ' and another payload'}",
+                )
+            prev = t
+
+    # -- the state machine --
+
+    def on_apply(
+        self,
+        node: int,
+        index: int,
+        term: int,
+        kind: int,
+        payload: bytes,
+        command: tuple[str, int] | None,
+    ) -> None:
+        """An entry applied; command is the (client, seq) the session table admitted, if any."""
+        h = self.h_terms
+        admitted = command is not None
+        if index < len(h):
+            if (h[index], self._h_payloads[index], self._h_admitted[index]) != (
+                term,
+                payload,
+                admitted,
+            ):
+                raise Violation(
+                    Invariant.STATE_MACHINE_SAFETY,
+                    f"n{node} applies (t{term}) at {index}; history has t{h[index]}",
+                )
+            return
+        h.append(term)
+        self._h_payloads.append(payload)
+        self._h_admitted.append(admitted)
+        if command is not None:
+            self.applied_count[command] += 1
+            self.commands += 1
+            if self.applied_count[command] > 1:
+                raise Violation(Invariant.EXACTLY_ONCE, f"{command[0]}#{command[1]} applied twice")
+        if kind == EntryKind.CONF:
+            conf = apply_conf_change(self.conf, ConfChange.decode(payload), index)
+            if conf is not self.conf:
+                old, self.conf = self.conf, conf
+                self._on_conf(old, conf)
+
+    def check_commit_survives_elections(self, index: int) -> None:
+        """The Leader Completeness argument, checked when an entry is first applied: no voter
+        lacking it may be able to collect a quorum of votes from durable logs (what survives
+        crashes). Counting replicas of an old-term entry (Figure 8) fails this even when no
+        later election happens to exploit it."""
+        term = self.h_terms[index]
+        position: dict[int, tuple[int, int]] = {}
+        lacking: list[int] = []
+        for node, store in self._durable_logs():
+            last = store.last_index()
+            position[node] = (store.term(last), last)
+            try:
+                has = store.term(index) == term
+            except Compacted:
+                has = True  # inside the node's snapshot, which holds only committed entries
+            except Unavailable:
+                has = False
+            if not has:
+                lacking.append(node)
+        voters = self.conf.voters
+        quorum = len(voters) // 2 + 1
+        for c in lacking:
+            if c not in voters:
+                continue
+            votes = [v for v in voters if v in position and position[v] <= position[c]]
+            if len(votes) >= quorum:
+                raise Violation(
+                    Invariant.LEADER_COMPLETENESS,
+                    f"n{c} lacks committed ({index}, t{term}) yet could win votes from {votes}",
+                )
+
+    def on_digest(self, node: int, index: int, digest: str) -> None:
+        other = self._digests.setdefault(index, digest)
+        if other != digest:
+            raise Violation(Invariant.DIGESTS_EQUAL, f"n{node} at index {index}")
+
+    def on_restore(self, node: int, index: int, term: int, digest: str) -> None:
+        self._check_snapshot(node, index, term)
+        self.on_digest(node, index, digest)
+
+    def on_ack(self, client: str, seq: int) -> None:
+        n = self.applied_count[(client, seq)]
+        if n != 1:
+            raise Violation(Invariant.EXACTLY_ONCE, f"{client}#{seq} acked, applied {n} times")
