@@ -146,8 +146,11 @@ class ServerHandshake:
             raise AuthError(f"malformed hello: {error}") from None
         except ValueError:
             raise AuthError(f"unknown purpose {purpose}") from None
-        if cluster_id != self._cluster_id:
+        if cluster_id and self._cluster_id and cluster_id != self._cluster_id:
             raise AuthError(f"cluster id {cluster_id!r} is not ours")
+        # A peer that has no cluster yet (a newcomer, or a founder before its first entry
+        # applies) presents or accepts none; the transcript binds what the client said.
+        self._cluster = text_bytes(cluster_id)
         _check_ids(client_id, self._node_id)
         self.peer = client_id
         nonce = secrets.token_bytes(NONCE)

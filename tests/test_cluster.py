@@ -1,0 +1,196 @@
+"""Real peers in separate processes on loopback: agreement, crashes, restarts, isolation.
+
+Every peer is ``dex-tui --headless``; the tests speak only spec/rpc.md to them. Faults are
+real: SIGKILL (a crash: nothing flushed, nobody told), SIGSTOP/SIGCONT (a peer cut off
+from everyone while its state is kept, which is what a partition looks like to the rest).
+"""
+
+import asyncio
+import os
+import random
+import signal
+
+from cluster_helpers import Cluster, Peer, until
+
+from net.rpc.errors import RpcError
+
+BTC = "BTC/USD"
+
+
+def order(side: str, price: str, qty: str, client_id: str) -> dict:
+    return {"op": "submit", "market": BTC, "side": side, "price": price, "qty": qty,
+            "client_id": client_id}  # fmt: skip
+
+
+async def retrying(peer: Peer, payload: dict, attempts: int = 40) -> dict:
+    """Submit as a careful client does: on a timeout or no quorum, retry the same client_id."""
+    for _ in range(attempts):
+        try:
+            return await peer.call(payload, timeout=5.0)  # type: ignore[return-value]
+        except RpcError as error:
+            if error.code not in ("ERR_TIMEOUT", "ERR_NO_QUORUM", "ERR_UNREACHABLE", "ERR_BUSY"):
+                raise
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"{payload['client_id']} never committed")
+
+
+async def converged(peers: list[Peer]) -> tuple[int, str]:
+    """Wait until every peer reports the same digest at the same index; return it."""
+    result: tuple[int, str] = (0, "")
+
+    async def same() -> bool:
+        nonlocal result
+        digests = [await p.call({"op": "digest"}) for p in peers]
+        indexes = {d["index"] for d in digests}
+        if len(indexes) == 1 and len({d["digest"] for d in digests}) == 1:
+            result = (digests[0]["index"], digests[0]["digest"])
+            return True
+        return False
+
+    await until(same, 30, "equal digests at equal index")
+    return result
+
+
+async def voters(peer: Peer, count: int) -> bool:
+    return len((await peer.status())["voters"]) == count
+
+
+async def all_trades(peer: Peer) -> list[dict]:
+    trades: list[dict] = []
+    while True:
+        since = trades[-1]["trade_id"] if trades else 0
+        page = await peer.call({"op": "trades", "market": BTC, "since": since, "limit": 1000})
+        if not page:
+            return trades
+        trades.extend(page)  # type: ignore[arg-type]
+
+
+async def trade_concurrently(peers: list[Peer], per_peer: int, tag: str) -> list[dict]:
+    """Each peer submits crossing orders at once; every client retries with its client_id."""
+    rng = random.Random(tag)
+
+    async def client(i: int, peer: Peer) -> list[dict]:
+        done = []
+        for n in range(per_peer):
+            side = rng.choice(["buy", "sell"])
+            price = f"{100 + rng.randrange(-5, 6)}"
+            done.append(await retrying(peer, order(side, price, "0.01", f"{tag}-{i}-{n}")))
+        return done
+
+    results = await asyncio.gather(*(client(i, p) for i, p in enumerate(peers)))
+    return [r for batch in results for r in batch]
+
+
+async def test_three_peers_trading_at_once_agree_on_everything(tmp_path) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        peers = await cluster.grow(3)
+        await until(lambda: voters(peers[0], 3), 30, "three voters")
+        results = await trade_concurrently(peers, 40, "agree")
+        assert len({r["order_id"] for r in results}) == len(results)  # nothing lost or merged
+        index, _ = await converged(peers)
+        tapes = [await all_trades(p) for p in peers]
+        assert tapes[0] and tapes[0] == tapes[1] == tapes[2]
+        books = [await p.call({"op": "book", "market": BTC, "depth": 100}) for p in peers]
+        assert books[0] == books[1] == books[2] and books[0]["index"] == index
+        # a retried submit returns the first result and creates nothing
+        again = await peers[1].call(order("buy", "1", "0.01", "agree-1-0"))
+        assert (
+            again["order_id"]
+            == next(r for r in results if r["client_id"] == "agree-1-0")["order_id"]
+        )
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
+
+
+async def test_killed_leader_and_follower_lose_nothing_and_catch_up(tmp_path) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        peers = await cluster.grow(3)
+        await until(lambda: voters(peers[0], 3), 30, "three voters")
+        leader = peers[0]  # the founder leads until something happens to it
+        assert (await leader.status())["role"] == "leader"
+        survivors = peers[1:]
+
+        load = asyncio.ensure_future(trade_concurrently(survivors, 30, "load"))
+        await until(lambda: _committed_some(survivors[0], 10), 30, "load to start")
+        await leader.kill()
+        results = await load
+        assert len(results) == 60
+        await until(lambda: _has_leader(survivors[0]), 30, "a new leader")
+        follower = survivors[1]
+        await follower.kill()
+        await until(lambda: _no_quorum(survivors[0]), 30, "the lone survivor to see no quorum")
+        await follower.start()
+        await leader.start()
+        index, digest = await converged(peers)
+        assert index >= max(r["index"] for r in results) and digest
+        for i, peer in enumerate(survivors):  # every acknowledged order survived, once
+            for n in range(30):
+                acked = next(r for r in results if r["client_id"] == f"load-{i}-{n}")
+                known = await peer.call({"op": "order", "client_id": f"load-{i}-{n}"})
+                assert known["order_id"] == acked["order_id"]
+        more = await trade_concurrently(peers, 5, "after")
+        assert all(r["status"] in ("resting", "filled", "partially_filled") for r in more)
+        await converged(peers)
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
+
+
+async def test_an_isolated_leader_refuses_and_the_majority_trades_on(tmp_path) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        peers = await cluster.grow(3)
+        await until(lambda: voters(peers[0], 3), 30, "three voters")
+        leader, others = peers[0], peers[1:]
+        # cut the leader off: freeze the two others (their state is kept)
+        for peer in others:
+            os.kill(peer.proc.pid, signal.SIGSTOP)
+        await until(lambda: _no_quorum(leader), 30, "the isolated leader to see no quorum")
+        try:
+            await leader.call(order("buy", "99", "0.01", "isolated-1"), timeout=10)
+            raise AssertionError("an isolated peer committed a write")
+        except RpcError as error:
+            assert error.code == "ERR_NO_QUORUM"
+        # heal; then cut the old leader off instead: the majority elects and trades
+        for peer in others:
+            os.kill(peer.proc.pid, signal.SIGCONT)
+        await converged(peers)
+        os.kill(leader.proc.pid, signal.SIGSTOP)
+        await until(lambda: _has_new_leader(others[0], leader.name), 30, "a leader among the rest")
+        traded = await trade_concurrently(others, 10, "majority")
+        assert len(traded) == 20
+        os.kill(leader.proc.pid, signal.SIGCONT)
+        await converged(peers)
+        assert (await leader.status())["role"] == "follower"
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        for peer in cluster.peers:  # never leave a stopped process behind
+            if peer.proc is not None and peer.proc.poll() is None:
+                os.kill(peer.proc.pid, signal.SIGCONT)
+        await cluster.close()
+
+
+async def _committed_some(peer: Peer, count: int) -> bool:
+    return len(await all_trades(peer)) > 0 or (await peer.status())["commit_index"] > count
+
+
+async def _has_leader(peer: Peer) -> bool:
+    return (await peer.status())["leader"] is not None
+
+
+async def _has_new_leader(peer: Peer, old: str) -> bool:
+    leader = (await peer.status())["leader"]
+    return leader is not None and leader != old
+
+
+async def _no_quorum(peer: Peer) -> bool:
+    return not (await peer.status())["quorum"]
