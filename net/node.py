@@ -42,7 +42,7 @@ from net.raft.config import Config
 from net.raft.core import RaftCore
 from net.raft.entries import EntryKind, EntryRun
 from net.raft.errors import ProposalDropped
-from net.raft.messages import Msg
+from net.raft.messages import MT, Msg
 from net.raft.state import Ready, Role
 from net.rpc.api import Api
 from net.rpc.errors import RpcError
@@ -58,7 +58,14 @@ FOUNDING_MARKETS = (
     CreateMarket("BTC/USD", "BTC", "USD", "0.1", "0.001"),
     CreateMarket("ETH/USD", "ETH", "USD", "0.01", "0.01"),
 )
+SLOW_READY = 0.1  # seconds: a loop turn slower than this is logged
 MAX_ENTRY_BYTES = 256 * 1024  # requests batched into one log entry, at most
+#: Messages that claim nothing about this peer's disk may leave before the Ready's write is
+#: durable (etcd's async storage writes): appends, heartbeats and snapshots from a leader
+#: (which counts its own entries only once durable), forwarded proposals. Every response
+#: (acks, votes) and every vote request (a candidate's own vote must be durable before it
+#: can win) waits for the write.
+SEND_BEFORE_PERSIST = frozenset({MT.APP, MT.HB, MT.SNAP, MT.PROP, MT.TRANSFER, MT.TIMEOUT_NOW})
 ROLE_NAMES = {Role.LEADER: "leader", Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate",
               Role.PRE_CANDIDATE: "candidate"}  # fmt: skip
 
@@ -286,19 +293,22 @@ class Node:
     async def _handle(self, core: RaftCore, rd: Ready) -> None:
         """Persist, then send, then apply, then advance: the order Raft's safety needs."""
         assert self.storage is not None and self.links is not None
-        if rd.hard_state is not None or rd.entries is not None or rd.snapshot is not None:
-            await asyncio.to_thread(
-                self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
-            )
-        for message in rd.messages:
-            if not self.links.send(message.to, message):
-                with contextlib.suppress(Exception):
-                    core.report_unreachable(message.to)
+        started = time.monotonic()
+        early = [m for m in rd.messages if m.type in SEND_BEFORE_PERSIST]
+        self._send(core, early)  # the leader's disk write overlaps replication (§10.2.1)
+        # Committed entries are durable on a majority already: apply them (and answer their
+        # clients) now, not after this Ready's own write. Applying acknowledges nothing.
         if rd.snapshot is not None:
             self.machine = Machine.restore(rd.snapshot.data)
             self._cluster_known()
         if rd.committed is not None:
             self._apply(rd.committed)
+        if rd.hard_state is not None or rd.entries is not None or rd.snapshot is not None:
+            await asyncio.to_thread(
+                self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
+            )
+        saved = time.monotonic()
+        self._send(core, [m for m in rd.messages if m.type not in SEND_BEFORE_PERSIST])
         conf_before = core.conf
         core.advance()
         if core.conf != conf_before:
@@ -308,6 +318,17 @@ class Node:
         )
         self._wake_applied_waiters()
         await self._maybe_snapshot(core)
+        if (took := time.monotonic() - started) > SLOW_READY:
+            log.warning("slow turn: %.0f ms (%.0f ms writing; %d entries, %d applied)",
+                        took * 1000, (saved - started) * 1000, len(rd.entries or ()),
+                        len(rd.committed or ()))  # fmt: skip
+
+    def _send(self, core: RaftCore, messages: list[Msg]) -> None:
+        assert self.links is not None
+        for message in messages:
+            if not self.links.send(message.to, message):
+                with contextlib.suppress(Exception):
+                    core.report_unreachable(message.to)
 
     def _apply(self, run: EntryRun) -> None:
         mine = self.node_id
