@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -16,7 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
 
-from net.config import ConfigError, PeerConfig
+from net.config import ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
 from net.node import Node
 from net.storage import StorageError
@@ -60,6 +61,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
         market=args.market,
     )
     try:
+        config.timing = Timing.from_env(os.environ)
         config.check()
     except ConfigError as exc:
         p.error(str(exc))

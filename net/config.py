@@ -6,6 +6,7 @@ be unsafe or cannot work with a one-line reason (the CLI exits 2 with it).
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,11 @@ class ConfigError(ValueError):
 
 @dataclass(slots=True)
 class Timing:
-    """Consensus and membership timing (seconds and ticks)."""
+    """Consensus and membership timing (seconds and ticks).
+
+    Operators (and tests) may override any field with an environment variable named
+    ``DEX_`` + the field in capitals, e.g. ``DEX_SNAPSHOT_EVERY=500``; see :meth:`from_env`.
+    """
 
     tick: float = 0.05  # one Raft tick
     election_ticks: int = 10  # election timeout: 10 to 20 ticks (0.5 to 1 s)
@@ -33,6 +38,23 @@ class Timing:
     remove_after: float = 30.0  # a voter unreachable this long is replaced, if quorum allows
     snapshot_every: int = 20_000  # applied entries between snapshots
     keep_entries: int = 5_000  # entries kept behind a snapshot for slow followers
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Timing":
+        timing = cls()
+        for name in cls.__dataclass_fields__:
+            text = env.get(f"DEX_{name.upper()}")
+            if text is None:
+                continue
+            kind = type(getattr(timing, name))
+            try:
+                value = kind(text)
+            except ValueError:
+                raise ConfigError(f"DEX_{name.upper()}: expected a {kind.__name__}") from None
+            if value <= 0:
+                raise ConfigError(f"DEX_{name.upper()}: must be positive")
+            setattr(timing, name, value)
+        return timing
 
 
 @dataclass(slots=True)

@@ -300,6 +300,7 @@ class Node:
         # clients) now, not after this Ready's own write. Applying acknowledges nothing.
         if rd.snapshot is not None:
             self.machine = Machine.restore(rd.snapshot.data)
+            log.info("installed a snapshot at index %d", rd.snapshot.meta.index)
             self._cluster_known()
         if rd.committed is not None:
             self._apply(rd.committed)

@@ -37,8 +37,11 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: 
 
 
 class Peer:
-    def __init__(self, name: str, data_dir: Path, args: list[str], log: Path) -> None:
+    def __init__(
+        self, name: str, data_dir: Path, args: list[str], log: Path, env: dict[str, str]
+    ) -> None:
         self.name = name
+        self.env = env
         self.data_dir = data_dir
         self.args = args
         self.log_path = log
@@ -57,7 +60,8 @@ class Peer:
         if self.port:
             cmd += ["--api-port", str(self.port)]  # a restart keeps its address
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
+        env = {**os.environ, **self.env}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         log.close()
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), timeout)
         if not line.startswith(READY):
@@ -98,13 +102,18 @@ class Peer:
 class Cluster:
     """Peers started for one test; :meth:`close` ends every one still running."""
 
-    def __init__(self, root: Path, common: list[str] | None = None) -> None:
+    def __init__(
+        self, root: Path, common: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.common = common or ["--no-discovery"]
+        self.env = env or {}  # e.g. timing overrides, DEX_SNAPSHOT_EVERY=...
         self.peers: list[Peer] = []
 
     def peer(self, name: str, *args: str) -> Peer:
-        peer = Peer(name, self.root / name, [*self.common, *args], self.root / f"{name}.log")
+        peer = Peer(
+            name, self.root / name, [*self.common, *args], self.root / f"{name}.log", self.env
+        )
         self.peers.append(peer)
         return peer
 

@@ -194,3 +194,30 @@ async def _has_new_leader(peer: Peer, old: str) -> bool:
 
 async def _no_quorum(peer: Peer) -> bool:
     return not (await peer.status())["quorum"]
+
+
+async def test_a_late_joiner_catches_up_from_a_snapshot_after_compaction(tmp_path) -> None:
+    cluster = Cluster(tmp_path, env={"DEX_SNAPSHOT_EVERY": "300", "DEX_KEEP_ENTRIES": "50"})
+    try:
+        peers = await cluster.grow(3)
+        await until(lambda: voters(peers[0], 3), 30, "three voters")
+        await trade_concurrently(peers, 400, "history")  # 1,200 orders, several snapshots
+        index, _ = await converged(peers)
+        assert index > 600
+        late = await cluster.start("late", "--peer", peers[1].addr)
+        await converged([*peers, late])
+        status = await late.status()
+        assert status["role"] in ("follower", "learner")
+        assert len(await all_trades(late)) == len(await all_trades(peers[0]))
+        assert "installed a snapshot" in late.log_path.read_text()  # not a log replay
+        # it restarts from its own snapshot and log, and keeps up
+        await late.kill()
+        await late.start()
+        more = await trade_concurrently([late, peers[0]], 5, "after-join")
+        assert len(more) == 10
+        await converged([*peers, late])
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
