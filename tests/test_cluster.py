@@ -179,6 +179,10 @@ async def test_an_isolated_leader_refuses_and_the_majority_trades_on(tmp_path) -
         await cluster.close()
 
 
+async def _learners(peer: Peer, count: int) -> bool:
+    return len((await peer.status())["learners"]) == count
+
+
 async def _committed_some(peer: Peer, count: int) -> bool:
     return len(await all_trades(peer)) > 0 or (await peer.status())["commit_index"] > count
 
@@ -216,6 +220,78 @@ async def test_a_late_joiner_catches_up_from_a_snapshot_after_compaction(tmp_pat
         more = await trade_concurrently([late, peers[0]], 5, "after-join")
         assert len(more) == 10
         await converged([*peers, late])
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
+
+
+async def test_a_leader_that_leaves_cleanly_hands_over_and_gives_up_its_vote(tmp_path) -> None:
+    cluster = Cluster(tmp_path)
+    try:
+        peers = await cluster.grow(3)
+        await until(lambda: voters(peers[0], 3), 30, "three voters")
+        leader, rest = peers[0], peers[1:]
+        assert (await leader.status())["role"] == "leader"
+        assert await leader.stop() == 0
+        await until(lambda: voters(rest[0], 2), 10, "the leaver's vote to be given up")
+        status = await rest[0].status()
+        assert status["leader"] in (rest[0].name, rest[1].name)
+        traded = await trade_concurrently(rest, 5, "after-leave")  # two voters: still a quorum
+        assert len(traded) == 10
+        await converged(rest)
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
+
+
+async def test_five_voters_then_learners_and_a_dead_voter_is_replaced(tmp_path) -> None:
+    cluster = Cluster(tmp_path, env={"DEX_REMOVE_AFTER": "3"})
+    try:
+        peers = await cluster.grow(6)
+        await until(lambda: voters(peers[0], 5), 60, "five voters")
+        await until(lambda: _learners(peers[0], 1), 60, "the sixth peer in, as a learner")
+        status = await peers[0].status()
+        assert len(status["voters"]) == 5  # the cap: the sixth peer stays a learner
+        learner = status["learners"][0]
+        results = await trade_concurrently(peers, 5, "six")  # a learner trades too
+        assert len(results) == 30
+        await converged(peers)
+        victim = next(p for p in peers[1:] if p.name != learner)
+        await victim.kill()
+        alive = [p for p in peers if p is not victim]
+
+        async def replaced() -> bool:
+            s = await alive[0].status()
+            return victim.name not in s["voters"] and learner in s["voters"]
+
+        await until(replaced, 60, "the dead voter removed and the learner promoted")
+        await trade_concurrently(alive, 2, "after-replace")
+        await converged(alive)
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        await cluster.close()
+
+
+async def test_peers_started_together_with_discovery_form_one_cluster(tmp_path) -> None:
+    cluster = Cluster(tmp_path, common=["--interface", "127.0.0.1"])
+    try:
+        peers = [cluster.peer(f"z{i}") for i in range(3)]
+        await asyncio.gather(*(p.start() for p in peers))
+
+        async def one_cluster() -> bool:
+            statuses = [await p.status() for p in peers]
+            ids = {s["cluster_id"] for s in statuses}
+            return len(ids) == 1 and "" not in ids and len(statuses[0]["voters"]) == 3
+
+        await until(one_cluster, 60, "one cluster of three")
+        await trade_concurrently(peers, 3, "discovered")
+        await converged(peers)
     except BaseException:
         print(cluster.logs())
         raise
