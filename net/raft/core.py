@@ -47,6 +47,9 @@ class _IncomingSnapshot:
 
 
 class RaftCore:
+    """One Raft peer's decisions. Restart it from durable storage only (Config.applied tells
+    where the state machine's snapshot left off); fields are readable views, not inputs."""
+
     def __init__(self, cfg: Config, storage: LogStore, rng: Rng, bugs: Bugs = NO_BUGS) -> None:
         self.cfg = cfg
         self.id = cfg.id
