@@ -187,6 +187,11 @@ def load(data: bytes, exchange: "Exchange") -> None:
             _check(order.status in (FILLED, CANCELLED, REJECTED), "finished order status")
             exchange.orders[order.order_id] = order
             exchange.history.append(order)
+        for market in exchange.markets.values():
+            bid, ask = market.book.bids.best, market.book.asks.best
+            _check(bid is None or ask is None or bid < ask, "a crossed book")
+            _check(all(t.trade_id < next_trade_id for t in market.trades), "trade id counter")
+        _check(all(i < next_order_id for i in exchange.orders), "order id counter")
         for order_id in sorted(exchange.orders):
             order = exchange.orders[order_id]
             if order.client_id is not None:

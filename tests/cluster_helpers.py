@@ -127,6 +127,8 @@ class Cluster:
         first = await self.start(f"{prefix}0")
         await until(lambda: _has_markets(first), 20, "the founder's markets")
         others = [await self.start(f"{prefix}{i}", "--peer", first.addr) for i in range(1, count)]
+        for peer in others:  # a member that has applied the markets can take orders
+            await until(lambda p=peer: _has_markets(p), 60, f"{peer.name} to catch up")
         return [first, *others]
 
     async def close(self) -> None:

@@ -200,8 +200,7 @@ def command_streams(draw: st.DrawFn, min_size: int = 5, max_size: int = 60) -> l
                 owner = view.owner if draw(st.integers(0, 4)) else cmd.owner
                 cmd = cmd._replace(order_id=order_id, owner=owner)
         submitted += isinstance(cmd, Submit)
-        if not requeue_leaves_stale_entry(scratch, cmd):  # keep the scratch copy sound
-            scratch.apply(cmd, len(stream) + 1)
+        scratch.apply(cmd, len(stream) + 1)
         stream.append(cmd)
     return stream
 
@@ -213,46 +212,15 @@ def run(commands_: list, exchange: Exchange | None = None, start: int = 1):
     return ex, out
 
 
-# ---------------------------------------------------------------------- known-bug filter
-
-#: KNOWN BUG (see REQUEUE_BUG in test_engine_amend.py): an amend that re-queues an order
-#: leaves its old entry in the old price level; the entry counts as live again, so the
-#: order keeps its old time priority, can trade at its old price, and the book's totals go
-#: wrong (later a cancel raises KeyError). While this is True the random streams drop the
-#: amends that can trigger it (a re-queue out of a level shared with other orders); set it
-#: to False once the engine is fixed.
-AVOID_REQUEUE_BUG = True
+# ---------------------------------------------------------------------- running streams
 
 OPEN = ("resting", "partially_filled")
 
 
-def requeue_leaves_stale_entry(ex: Exchange, cmd: object) -> bool:
-    """True for an amend that would re-queue an order out of a level it shares."""
-    if not isinstance(cmd, Amend):
-        return False
-    view = ex.order(cmd.order_id)
-    if view is None or view.owner != cmd.owner or view.status not in OPEN:
-        return False
-    qty = view.qty if cmd.qty is None else cmd.qty
-    price = view.price if cmd.price is None else cmd.price
-    if price == view.price and qty < view.qty:
-        return False  # reduced in place
-    bids, asks = ex.depth(view.market, 10**6)
-    counts = {p: n for p, _, n in (bids if view.side == "buy" else asks)}
-    return counts.get(view.price, 0) > 1  # type: ignore[arg-type]
+def run_stream(stream: list, exchange: Exchange | None = None):
+    """Apply a stream at indexes 1, 2, ...
 
-
-def run_stream(stream: list, exchange: Exchange | None = None, avoid: bool | None = None):
-    """Apply a stream at indexes 1, 2, ..., dropping known-bug triggers (see above) unless
-    ``avoid`` is False.
-
-    Returns (exchange, the commands actually applied, their events)."""
-    avoid = AVOID_REQUEUE_BUG if avoid is None else avoid
+    Returns (exchange, the commands applied, their events)."""
     ex = exchange if exchange is not None else Exchange()
-    applied, results = [], []
-    for cmd in stream:
-        if avoid and requeue_leaves_stale_entry(ex, cmd):
-            continue
-        applied.append(cmd)
-        results.append(ex.apply(cmd, len(applied)))
-    return ex, applied, results
+    results = [ex.apply(cmd, i) for i, cmd in enumerate(stream, 1)]
+    return ex, list(stream), results

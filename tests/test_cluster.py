@@ -9,12 +9,33 @@ import asyncio
 import os
 import random
 import signal
+from collections.abc import AsyncIterator, Callable
 
+import pytest
 from cluster_helpers import Cluster, Peer, until
 
 from net.rpc.errors import RpcError
 
 BTC = "BTC/USD"
+
+
+@pytest.fixture
+async def make_cluster(tmp_path) -> AsyncIterator[Callable[..., Cluster]]:
+    """Clusters for one test: every peer is killed afterwards (none is ever left stopped),
+    and the peers' logs are printed, which pytest shows when the test failed."""
+    made: list[Cluster] = []
+
+    def make(**options: object) -> Cluster:
+        made.append(Cluster(tmp_path, **options))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for cluster in made:
+        for peer in cluster.peers:
+            if peer.proc is not None and peer.proc.poll() is None:
+                os.kill(peer.proc.pid, signal.SIGCONT)
+        print(cluster.logs())
+        await cluster.close()
 
 
 def order(side: str, price: str, qty: str, client_id: str) -> dict:
@@ -81,102 +102,78 @@ async def trade_concurrently(peers: list[Peer], per_peer: int, tag: str) -> list
     return [r for batch in results for r in batch]
 
 
-async def test_three_peers_trading_at_once_agree_on_everything(tmp_path) -> None:
-    cluster = Cluster(tmp_path)
-    try:
-        peers = await cluster.grow(3)
-        await until(lambda: voters(peers[0], 3), 30, "three voters")
-        results = await trade_concurrently(peers, 40, "agree")
-        assert len({r["order_id"] for r in results}) == len(results)  # nothing lost or merged
-        index, _ = await converged(peers)
-        tapes = [await all_trades(p) for p in peers]
-        assert tapes[0] and tapes[0] == tapes[1] == tapes[2]
-        books = [await p.call({"op": "book", "market": BTC, "depth": 100}) for p in peers]
-        assert books[0] == books[1] == books[2] and books[0]["index"] == index
-        # a retried submit returns the first result and creates nothing
-        again = await peers[1].call(order("buy", "1", "0.01", "agree-1-0"))
-        assert (
-            again["order_id"]
-            == next(r for r in results if r["client_id"] == "agree-1-0")["order_id"]
-        )
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+async def test_three_peers_trading_at_once_agree_on_everything(make_cluster) -> None:
+    cluster = make_cluster()
+    peers = await cluster.grow(3)
+    await until(lambda: voters(peers[0], 3), 30, "three voters")
+    results = await trade_concurrently(peers, 40, "agree")
+    assert len({r["order_id"] for r in results}) == len(results)  # nothing lost or merged
+    index, _ = await converged(peers)
+    tapes = [await all_trades(p) for p in peers]
+    assert tapes[0] and tapes[0] == tapes[1] == tapes[2]
+    books = [await p.call({"op": "book", "market": BTC, "depth": 100}) for p in peers]
+    assert books[0] == books[1] == books[2] and books[0]["index"] == index
+    # a retried submit returns the first result and creates nothing
+    again = await peers[1].call(order("buy", "1", "0.01", "agree-1-0"))
+    assert (
+        again["order_id"] == next(r for r in results if r["client_id"] == "agree-1-0")["order_id"]
+    )
 
 
-async def test_killed_leader_and_follower_lose_nothing_and_catch_up(tmp_path) -> None:
-    cluster = Cluster(tmp_path)
-    try:
-        peers = await cluster.grow(3)
-        await until(lambda: voters(peers[0], 3), 30, "three voters")
-        leader = peers[0]  # the founder leads until something happens to it
-        assert (await leader.status())["role"] == "leader"
-        survivors = peers[1:]
+async def test_killed_leader_and_follower_lose_nothing_and_catch_up(make_cluster) -> None:
+    cluster = make_cluster()
+    peers = await cluster.grow(3)
+    await until(lambda: voters(peers[0], 3), 30, "three voters")
+    leader = peers[0]  # the founder leads until something happens to it
+    assert (await leader.status())["role"] == "leader"
+    survivors = peers[1:]
 
-        load = asyncio.ensure_future(trade_concurrently(survivors, 30, "load"))
-        await until(lambda: _committed_some(survivors[0], 10), 30, "load to start")
-        await leader.kill()
-        results = await load
-        assert len(results) == 60
-        await until(lambda: _has_leader(survivors[0]), 30, "a new leader")
-        follower = survivors[1]
-        await follower.kill()
-        await until(lambda: _no_quorum(survivors[0]), 30, "the lone survivor to see no quorum")
-        await follower.start()
-        await leader.start()
-        index, digest = await converged(peers)
-        assert index >= max(r["index"] for r in results) and digest
-        for i, peer in enumerate(survivors):  # every acknowledged order survived, once
-            for n in range(30):
-                acked = next(r for r in results if r["client_id"] == f"load-{i}-{n}")
-                known = await peer.call({"op": "order", "client_id": f"load-{i}-{n}"})
-                assert known["order_id"] == acked["order_id"]
-        more = await trade_concurrently(peers, 5, "after")
-        assert all(r["status"] in ("resting", "filled", "partially_filled") for r in more)
-        await converged(peers)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+    load = asyncio.ensure_future(trade_concurrently(survivors, 30, "load"))
+    await until(lambda: _committed_some(survivors[0], 10), 30, "load to start")
+    await leader.kill()
+    results = await load
+    assert len(results) == 60
+    await until(lambda: _has_leader(survivors[0]), 30, "a new leader")
+    follower = survivors[1]
+    await follower.kill()
+    await until(lambda: _no_quorum(survivors[0]), 30, "the lone survivor to see no quorum")
+    await follower.start()
+    await leader.start()
+    index, digest = await converged(peers)
+    assert index >= max(r["index"] for r in results) and digest
+    for i, peer in enumerate(survivors):  # every acknowledged order survived, once
+        for n in range(30):
+            acked = next(r for r in results if r["client_id"] == f"load-{i}-{n}")
+            known = await peer.call({"op": "order", "client_id": f"load-{i}-{n}"})
+            assert known["order_id"] == acked["order_id"]
+    more = await trade_concurrently(peers, 5, "after")
+    assert all(r["status"] in ("resting", "filled", "partially_filled") for r in more)
+    await converged(peers)
 
 
-async def test_an_isolated_leader_refuses_and_the_majority_trades_on(tmp_path) -> None:
-    cluster = Cluster(tmp_path)
-    try:
-        peers = await cluster.grow(3)
-        await until(lambda: voters(peers[0], 3), 30, "three voters")
-        leader, others = peers[0], peers[1:]
-        # cut the leader off: freeze the two others (their state is kept)
-        for peer in others:
-            os.kill(peer.proc.pid, signal.SIGSTOP)
-        await until(lambda: _no_quorum(leader), 30, "the isolated leader to see no quorum")
-        try:
-            await leader.call(order("buy", "99", "0.01", "isolated-1"), timeout=10)
-            raise AssertionError("an isolated peer committed a write")
-        except RpcError as error:
-            assert error.code == "ERR_NO_QUORUM"
-        # heal; then cut the old leader off instead: the majority elects and trades
-        for peer in others:
-            os.kill(peer.proc.pid, signal.SIGCONT)
-        await converged(peers)
-        os.kill(leader.proc.pid, signal.SIGSTOP)
-        await until(lambda: _has_new_leader(others[0], leader.name), 30, "a leader among the rest")
-        traded = await trade_concurrently(others, 10, "majority")
-        assert len(traded) == 20
-        os.kill(leader.proc.pid, signal.SIGCONT)
-        await converged(peers)
-        assert (await leader.status())["role"] == "follower"
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        for peer in cluster.peers:  # never leave a stopped process behind
-            if peer.proc is not None and peer.proc.poll() is None:
-                os.kill(peer.proc.pid, signal.SIGCONT)
-        await cluster.close()
+async def test_an_isolated_leader_refuses_and_the_majority_trades_on(make_cluster) -> None:
+    cluster = make_cluster()
+    peers = await cluster.grow(3)
+    await until(lambda: voters(peers[0], 3), 30, "three voters")
+    leader, others = peers[0], peers[1:]
+    # cut the leader off: freeze the two others (their state is kept)
+    for peer in others:
+        os.kill(peer.proc.pid, signal.SIGSTOP)
+    await until(lambda: _no_quorum(leader), 30, "the isolated leader to see no quorum")
+    with pytest.raises(RpcError) as refused:  # an isolated peer must not commit
+        await leader.call(order("buy", "99", "0.01", "isolated-1"), timeout=10)
+    assert refused.value.code == "ERR_NO_QUORUM"
+    # heal; then cut the old leader off instead: the majority elects and trades
+    for peer in others:
+        os.kill(peer.proc.pid, signal.SIGCONT)
+    await converged(peers)
+    os.kill(leader.proc.pid, signal.SIGSTOP)
+    await until(lambda: _has_new_leader(others[0], leader.name), 30, "a leader among the rest")
+    traded = await trade_concurrently(others, 10, "majority")
+    assert len(traded) == 20
+    os.kill(leader.proc.pid, signal.SIGCONT)
+    await converged(peers)
+    assert (await leader.status())["role"] == "follower"
 
 
 async def _learners(peer: Peer, count: int) -> bool:
@@ -200,100 +197,76 @@ async def _no_quorum(peer: Peer) -> bool:
     return not (await peer.status())["quorum"]
 
 
-async def test_a_late_joiner_catches_up_from_a_snapshot_after_compaction(tmp_path) -> None:
-    cluster = Cluster(tmp_path, env={"DEX_SNAPSHOT_EVERY": "300", "DEX_KEEP_ENTRIES": "50"})
-    try:
-        peers = await cluster.grow(3)
-        await until(lambda: voters(peers[0], 3), 30, "three voters")
-        await trade_concurrently(peers, 400, "history")  # 1,200 orders, several snapshots
-        index, _ = await converged(peers)
-        assert index > 600
-        late = await cluster.start("late", "--peer", peers[1].addr)
-        await converged([*peers, late])
-        status = await late.status()
-        assert status["role"] in ("follower", "learner")
-        assert len(await all_trades(late)) == len(await all_trades(peers[0]))
-        assert "installed a snapshot" in late.log_path.read_text()  # not a log replay
-        # it restarts from its own snapshot and log, and keeps up
-        await late.kill()
-        await late.start()
-        more = await trade_concurrently([late, peers[0]], 5, "after-join")
-        assert len(more) == 10
-        await converged([*peers, late])
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+async def test_a_late_joiner_catches_up_from_a_snapshot_after_compaction(make_cluster) -> None:
+    cluster = make_cluster(env={"DEX_SNAPSHOT_EVERY": "300", "DEX_KEEP_ENTRIES": "50"})
+    peers = await cluster.grow(3)
+    await until(lambda: voters(peers[0], 3), 30, "three voters")
+    await trade_concurrently(peers, 400, "history")  # 1,200 orders, several snapshots
+    index, _ = await converged(peers)
+    assert index > 600
+    late = await cluster.start("late", "--peer", peers[1].addr)
+    await converged([*peers, late])
+    status = await late.status()
+    assert status["role"] in ("follower", "learner")
+    assert len(await all_trades(late)) == len(await all_trades(peers[0]))
+    assert "installed a snapshot" in late.log_path.read_text()  # not a log replay
+    # it restarts from its own snapshot and log, and keeps up
+    await late.kill()
+    await late.start()
+    more = await trade_concurrently([late, peers[0]], 5, "after-join")
+    assert len(more) == 10
+    await converged([*peers, late])
 
 
-async def test_a_leader_that_leaves_cleanly_hands_over_and_gives_up_its_vote(tmp_path) -> None:
-    cluster = Cluster(tmp_path)
-    try:
-        peers = await cluster.grow(3)
-        await until(lambda: voters(peers[0], 3), 30, "three voters")
-        leader, rest = peers[0], peers[1:]
-        assert (await leader.status())["role"] == "leader"
-        assert await leader.stop() == 0
-        await until(lambda: voters(rest[0], 2), 10, "the leaver's vote to be given up")
-        status = await rest[0].status()
-        assert status["leader"] in (rest[0].name, rest[1].name)
-        traded = await trade_concurrently(rest, 5, "after-leave")  # two voters: still a quorum
-        assert len(traded) == 10
-        await converged(rest)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+async def test_a_leader_that_leaves_cleanly_hands_over_and_gives_up_its_vote(make_cluster) -> None:
+    cluster = make_cluster()
+    peers = await cluster.grow(3)
+    await until(lambda: voters(peers[0], 3), 30, "three voters")
+    leader, rest = peers[0], peers[1:]
+    assert (await leader.status())["role"] == "leader"
+    assert await leader.stop() == 0
+    await until(lambda: voters(rest[0], 2), 10, "the leaver's vote to be given up")
+    status = await rest[0].status()
+    assert status["leader"] in (rest[0].name, rest[1].name)
+    traded = await trade_concurrently(rest, 5, "after-leave")  # two voters: still a quorum
+    assert len(traded) == 10
+    await converged(rest)
 
 
-async def test_five_voters_then_learners_and_a_dead_voter_is_replaced(tmp_path) -> None:
-    cluster = Cluster(tmp_path, env={"DEX_REMOVE_AFTER": "3"})
-    try:
-        peers = await cluster.grow(6)
-        await until(lambda: voters(peers[0], 5), 60, "five voters")
-        await until(lambda: _learners(peers[0], 1), 60, "the sixth peer in, as a learner")
-        status = await peers[0].status()
-        assert len(status["voters"]) == 5  # the cap: the sixth peer stays a learner
-        learner = status["learners"][0]
-        results = await trade_concurrently(peers, 5, "six")  # a learner trades too
-        assert len(results) == 30
-        await converged(peers)
-        victim = next(p for p in peers[1:] if p.name != learner)
-        await victim.kill()
-        alive = [p for p in peers if p is not victim]
+async def test_five_voters_then_learners_and_a_dead_voter_is_replaced(make_cluster) -> None:
+    cluster = make_cluster(env={"DEX_REMOVE_AFTER": "3"})
+    peers = await cluster.grow(6)
+    await until(lambda: voters(peers[0], 5), 60, "five voters")
+    await until(lambda: _learners(peers[0], 1), 60, "the sixth peer in, as a learner")
+    status = await peers[0].status()
+    assert len(status["voters"]) == 5  # the cap: the sixth peer stays a learner
+    learner = status["learners"][0]
+    results = await trade_concurrently(peers, 5, "six")  # a learner trades too
+    assert len(results) == 30
+    await converged(peers)
+    victim = next(p for p in peers[1:] if p.name != learner)
+    await victim.kill()
+    alive = [p for p in peers if p is not victim]
 
-        async def replaced() -> bool:
-            s = await alive[0].status()
-            return victim.name not in s["voters"] and learner in s["voters"]
+    async def replaced() -> bool:
+        s = await alive[0].status()
+        return victim.name not in s["voters"] and learner in s["voters"]
 
-        await until(replaced, 60, "the dead voter removed and the learner promoted")
-        await trade_concurrently(alive, 2, "after-replace")
-        await converged(alive)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+    await until(replaced, 60, "the dead voter removed and the learner promoted")
+    await trade_concurrently(alive, 2, "after-replace")
+    await converged(alive)
 
 
-async def test_peers_started_together_with_discovery_form_one_cluster(tmp_path) -> None:
-    cluster = Cluster(tmp_path, common=["--interface", "127.0.0.1"])
-    try:
-        peers = [cluster.peer(f"z{i}") for i in range(3)]
-        await asyncio.gather(*(p.start() for p in peers))
+async def test_peers_started_together_with_discovery_form_one_cluster(make_cluster) -> None:
+    cluster = make_cluster(common=["--interface", "127.0.0.1"])
+    peers = [cluster.peer(f"z{i}") for i in range(3)]
+    await asyncio.gather(*(p.start() for p in peers))
 
-        async def one_cluster() -> bool:
-            statuses = [await p.status() for p in peers]
-            ids = {s["cluster_id"] for s in statuses}
-            return len(ids) == 1 and "" not in ids and len(statuses[0]["voters"]) == 3
+    async def one_cluster() -> bool:
+        statuses = [await p.status() for p in peers]
+        ids = {s["cluster_id"] for s in statuses}
+        return len(ids) == 1 and "" not in ids and len(statuses[0]["voters"]) == 3
 
-        await until(one_cluster, 60, "one cluster of three")
-        await trade_concurrently(peers, 3, "discovered")
-        await converged(peers)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        await cluster.close()
+    await until(one_cluster, 60, "one cluster of three")
+    await trade_concurrently(peers, 3, "discovered")
+    await converged(peers)

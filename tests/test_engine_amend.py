@@ -18,7 +18,7 @@ def _first_maker_hit(d: Driver) -> int:
 
 
 def test_qty_down_same_price_keeps_priority():
-    d, first, second = _two_asks()
+    d, first, _ = _two_asks()
     events = d.amend("alice", first, qty=4)
     assert events == [Amended(first, "alice", BTC, 100, 4, 4, True, d.index)]
     assert d.ex.depth(BTC) == ([], [(100, 14, 2)])
@@ -90,7 +90,7 @@ def test_qty_up_requeues_behind_orders_at_a_fresh_level():
 
 
 def test_price_change_with_qty_down_requeues():
-    d, first, second = _two_asks()
+    d, first, _ = _two_asks()
     amended = one(d.amend("alice", first, qty=5, price=99), Amended)
     assert (amended.price, amended.qty, amended.kept_priority) == (99, 5, False)
     assert d.ex.depth(BTC) == ([], [(99, 5, 1), (100, 10, 1)])

@@ -1,6 +1,7 @@
 """Order types, matching, events, ids and queries of the engine (public API only)."""
 
 import pytest
+from engine_helpers import BTC, ETH, UNKNOWN, Driver, kinds, of, one
 
 from engine import (
     Accepted,
@@ -14,7 +15,6 @@ from engine import (
     Submit,
     Trade,
 )
-from engine_helpers import BTC, ETH, UNKNOWN, Driver, kinds, of, one
 
 # ---------------------------------------------------------------------- markets
 
@@ -493,6 +493,7 @@ def test_depth_aggregates_levels_with_counts_best_first():
     assert asks == [(101, 9, 2), (102, 5, 1), (103, 1, 1)]
     assert d.ex.depth(BTC, 2) == (bids[:2], asks[:2])
     assert d.ex.depth(BTC, 1) == ([(100, 6, 3)], [(101, 9, 2)])
+    assert d.ex.depth(BTC, 0) == ([], [])
 
 
 def test_depth_reflects_fills_and_cancels():

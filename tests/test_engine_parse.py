@@ -4,7 +4,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import (
@@ -375,8 +375,6 @@ ops = st.sampled_from(("submit", "cancel", "cancel_all", "amend", "create_market
               st.dictionaries(st.sampled_from(FIELD_NAMES), json_values, max_size=11)),
 ))  # fmt: skip
 def test_arbitrary_json_is_parsed_or_refused_with_invalid_input(obj):
-    # KNOWN BUG (test_null_side_is_refused): a null side is accepted; drop this when fixed
-    assume(not (isinstance(obj, dict) and "side" in obj and obj["side"] is None))
     try:
         command = parse_command(obj)
     except InvalidInput as exc:

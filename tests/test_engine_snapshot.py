@@ -7,7 +7,7 @@ from engine_helpers import BTC, ETH, Driver, one, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import Cancel, Done, Exchange, InvalidInput, Submit
+from engine import Cancel, CancelAll, Done, Exchange, InvalidInput, Submit
 
 PREFIX = b"dex-engine-snapshot/"
 
@@ -273,3 +273,70 @@ def test_restored_foreign_order_does_not_crash_apply():
     except InvalidInput:
         return  # refusing the snapshot is fine too
     ex.apply(Cancel("alice", 1), 100)
+
+
+def _scalar_paths(value: object, path: tuple = ()) -> list[tuple]:
+    if not isinstance(value, list):
+        return [path]
+    return [p for i, item in enumerate(value) for p in _scalar_paths(item, (*path, i))]
+
+
+GOOD_STATE = _body(GOOD)
+PATHS = _scalar_paths(GOOD_STATE)
+replacements = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 300)
+    | st.floats(allow_nan=False)
+    | st.just([])
+    | st.sampled_from(("", "buy", "sell", "limit", "market", "gtc", "fok", "resting", "filled",
+                       "cancelled", BTC, ETH, "alice", "bob", "k1", "none", "cancel_both"))
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PATHS), replacements), min_size=1, max_size=3))
+def test_corrupted_snapshot_is_refused_or_usable(changes):
+    state = json.loads(json.dumps(GOOD_STATE))
+    for path, value in changes:
+        target = state
+        for i in path[:-1]:
+            target = target[i]
+        target[path[-1]] = value
+    try:
+        ex = Exchange.restore(HEADER + json.dumps(state).encode())
+    except InvalidInput as exc:
+        assert exc.field == "snapshot"
+        return
+    # accepted: then it must work like any exchange
+    index = ex.applied_index + 1
+    for symbol in ex.markets:
+        for side in ("buy", "sell"):
+            ex.apply(Submit("x", symbol, side, "market", None, 1000, "ioc"), index)
+    for owner in ("alice", "bob", "carol", "dave"):
+        ex.apply(CancelAll(owner), index)
+    assert Exchange.restore(ex.snapshot()).digest() == ex.digest()
+
+
+def _with_top_level(value_of: str, new: int) -> bytes:
+    """GOOD with one of the exchange's counters (found by value) replaced."""
+    ex = Exchange.restore(GOOD)
+    old = getattr(ex, value_of)
+    state = _body(GOOD)
+    assert isinstance(state, list) and state.count(old) == 1
+    state[state.index(old)] = new
+    return HEADER + json.dumps(state).encode()
+
+
+@pytest.mark.parametrize("counter", ["next_order_id", "next_trade_id"])
+def test_restore_refuses_counters_behind_existing_ids(counter):
+    with pytest.raises(InvalidInput):
+        Exchange.restore(_with_top_level(counter, 1))
+
+
+def test_restore_refuses_a_crossed_book():
+    state = _body(GOOD)
+    [bid] = _find_rows(state, lambda r: "bob" in r and "resting" in r and 120 in r and 4 in r)
+    bid[bid.index(120)] = 130  # above alice's ask at 123
+    with pytest.raises(InvalidInput):
+        Exchange.restore(HEADER + json.dumps(state).encode())

@@ -141,7 +141,10 @@ def test_stp_only_concerns_the_same_owner():
 def test_stp_with_market_order():
     d, own, other = _book_with_own_order_first()
     events = d.buy("alice", None, 20, type="market", stp="cancel_maker")
-    assert [c.reason for c in of(events, Cancelled)] == ["self_trade", "unfilled"]
+    assert [(c.order_id, c.reason) for c in of(events, Cancelled)] == [
+        (own, "self_trade"),
+        (3, "unfilled"),
+    ]
     assert [(t.maker_order, t.qty) for t in of(events, Trade)] == [(other, 10)]
     assert d.ex.depth(BTC) == ([], [])
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from engine_helpers import BTC, Driver
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import InvalidInput, Market
@@ -133,7 +133,7 @@ BAD_AMOUNTS = [
     "e1",
     "$5",
     "5$",
-    "١٢٣.٤٥x",
+    "\u0661\u0662\u0663.\u0664\u0665x",
     "\x00",
     "1\x00",
 ]
@@ -163,7 +163,7 @@ def test_underscores_are_refused(market):
         market.price_units("1_000")
 
 
-@pytest.mark.parametrize("text", ["١٢", "１２"])
+@pytest.mark.parametrize("text", ["\u0661\u0662", "\uff11\uff12"])
 def test_non_ascii_digits_are_refused(market, text):
     with pytest.raises(InvalidInput):
         market.price_units(text)
@@ -193,8 +193,6 @@ def steps(draw: st.DrawFn) -> Decimal:
 @settings(max_examples=400, deadline=None)
 @given(st.integers(1, 10**15), steps())
 def test_from_units_to_units_round_trip(units, step):
-    # KNOWN BUG (test_round_trip_of_largest_units_with_largest_step): values >= 1e19
-    assume(units * step < 10**19)
     text = from_units(units, step)
     assert "e" not in text.lower()
     assert Decimal(text) == units * step
