@@ -551,7 +551,7 @@ class Exchange:
         return snapshot.dump(self)
 
     @classmethod
-    def restore(cls, data: bytes) -> "Exchange":
+    def restore(cls, data: object) -> "Exchange":  # object: compiled code must not reject it first
         """An exchange equal to the one that wrote ``data``; InvalidInput if it is not one."""
         exchange = cls()
         snapshot.load(data, exchange)

@@ -159,7 +159,7 @@ def _market(row: object, exchange: "Exchange") -> tuple[Market, list, list, list
     return Market(symbol, base, quote, tick, lot, exchange.trade_history), bids, asks, trades
 
 
-def load(data: bytes, exchange: "Exchange") -> None:
+def load(data: object, exchange: "Exchange") -> None:
     """Fill a fresh ``exchange`` with the state in ``data``."""
     if not isinstance(data, bytes) or not data.startswith(HEADER):
         raise InvalidInput("snapshot", "not a dex engine snapshot (version 1)")

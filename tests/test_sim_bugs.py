@@ -19,6 +19,8 @@ CASES = [
     ("truncate_short_append", 3, 60, {V.ACK_DURABLE, V.COMMITTED_KEPT}),
     ("no_dedupe", 3, 20, {V.EXACTLY_ONCE}),
     ("send_before_persist", 3, 10, {V.ACK_DURABLE}),
+    # needs a torn write of a campaign, stalled replies and a same-term re-campaign (seed 223)
+    ("vote_request_early", 3, 300, {V.ACK_DURABLE, V.ONE_LEADER_PER_TERM}),
 ]
 
 
@@ -63,10 +65,33 @@ def test_two_leaders_in_one_term_are_caught() -> None:
                 return 1
 
     checker = _checker()
-    checker.on_new_leader(1, FakeCore())  # type: ignore[arg-type]
+    a, b = MemoryStorage(), MemoryStorage()
+    a.save(HardState(term=3, vote=1), None, None)
+    b.save(HardState(term=3, vote=2), None, None)
+    checker.on_new_leader(1, FakeCore(), a)  # type: ignore[arg-type]
     with pytest.raises(Violation) as err:
-        checker.on_new_leader(2, FakeCore())  # type: ignore[arg-type]
+        checker.on_new_leader(2, FakeCore(), b)  # type: ignore[arg-type]
     assert err.value.invariant == Invariant.ONE_LEADER_PER_TERM
+
+
+def test_a_leader_whose_own_vote_is_not_durable_is_caught() -> None:
+    class FakeCore:
+        term = 5
+
+    store = MemoryStorage()
+    store.save(HardState(term=4, vote=0), None, None)  # the vote for term 5 was lost
+    with pytest.raises(Violation) as err:
+        _checker().on_new_leader(1, FakeCore(), store)  # type: ignore[arg-type]
+    assert err.value.invariant == Invariant.ACK_DURABLE
+
+
+def test_the_simulator_uses_the_real_nodes_early_message_set() -> None:
+    from net.node import SEND_BEFORE_PERSIST as real
+    from net.sim.node import SEND_BEFORE_PERSIST as simulated
+
+    assert real is simulated
+    assert MT.VOTE not in real and MT.PRE_VOTE not in real
+    assert not real & {MT.APP_RESP, MT.VOTE_RESP, MT.PRE_VOTE_RESP, MT.HB_RESP, MT.SNAP_RESP}
 
 
 def test_unequal_digests_are_caught() -> None:

@@ -36,7 +36,10 @@ class Bugs:
     no_up_to_date_check: votes are granted without comparing logs.
     truncate_short_append: a follower cuts its log after a shorter (stale) append.
     no_dedupe: the session table applies retried client commands again.
-    send_before_persist: the shell sends a Ready's messages before its writes are durable.
+    send_before_persist: the shell sends all of a Ready's messages (acks and votes too) before
+        its writes are durable.
+    vote_request_early: the shell sends VOTE / PRE_VOTE requests before the Ready's writes
+        are durable, i.e. before the candidate's own vote is (the simulated shell only).
     """
 
     commit_prev_term: bool = False
@@ -47,6 +50,7 @@ class Bugs:
     truncate_short_append: bool = False
     no_dedupe: bool = False
     send_before_persist: bool = False
+    vote_request_early: bool = False
 
     @classmethod
     def names(cls) -> list[str]:

@@ -39,7 +39,7 @@ class Invariant(Enum):
     STATE_MACHINE_SAFETY = "every node applies a prefix of the same sequence"
     DIGESTS_EQUAL = "state digests are equal at equal applied index"
     EXACTLY_ONCE = "every acknowledged command is applied exactly once"
-    ACK_DURABLE = "acks and votes are sent only for durable state, which is then kept"
+    ACK_DURABLE = "acks and votes are sent or counted only for durable state, which is kept"
     LIVENESS = "after faults stop, a leader commits every pending command in bounded time"
     CORE_ERROR = "the core raised an unexpected exception"
 
@@ -74,11 +74,20 @@ class Checker:
 
     # -- elections --
 
-    def on_new_leader(self, node: int, core: RaftCore) -> None:
+    def on_new_leader(self, node: int, core: RaftCore, store: LogStore) -> None:
+        """A node takes office (its first Ready as leader of the term; `store` is durable)."""
         term = core.term
         other = self._leaders.setdefault(term, node)
         if other != node:
             raise Violation(Invariant.ONE_LEADER_PER_TERM, f"n{other} and n{node} in term {term}")
+        hs = store.initial_state()[0]
+        if (hs.term, hs.vote) != (term, node):
+            # it counted its own vote before that vote was durable: a crash now lets it vote
+            # for another candidate in this term, and two leaders of one term can follow
+            raise Violation(
+                Invariant.ACK_DURABLE,
+                f"n{node} leads term {term} on its own vote, which is not durable: {hs}",
+            )
         self._check_completeness(node, core)
 
     def _check_completeness(self, node: int, core: RaftCore) -> None:

@@ -1,10 +1,12 @@
 """Fault injection: partitions (symmetric, isolating, one-way, clogged links) and crashes with
-restarts, at the rates of the seed's weather, until the fault phase ends."""
+restarts, at the rates of the seed's weather, until the fault phase ends; and torn writes:
+a node crashed while a write is in flight, after its early messages left."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from net.raft import Ready
 from net.sim.network import Link
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ class Faults:
         if len(ids) < 2:
             return
         rng.shuffle(ids)
-        kind = rng.randrange(4)
+        kind = rng.randrange(5)
         links: list[Link]
         if kind == 0:  # symmetric split into two sides
             side = ids[: rng.randint(1, len(ids) // 2)]
@@ -49,14 +51,21 @@ class Faults:
             out = rng.random() < 0.5
             links = [(x, o) if out else (o, x) for o in ids if o != x]
             name = f"one-way {'from' if out else 'to'} n{x} cut"
-        else:  # clog some directed links
+        elif kind == 3:  # clog some directed links
             links = [(a, b) for a in ids for b in ids if a != b and rng.random() < 0.3]
             name = f"clog {len(links)} links"
+        else:  # stall the links into a node: held, then delivered in one burst
+            x = ids[0]
+            links = [(o, x) for o in ids if o != x]
+            name = f"stall links to n{x}"
         duration = rng.randint(10, w.partition_ms)
         self.partitions += 1
         if sim.trace.enabled:
             sim.trace.log(f"partition: {name} for {duration}ms")
-        sim.network.cut(links, duration)
+        if kind == 4:
+            sim.network.stall(links, duration)
+        else:
+            sim.network.cut(links, duration)
 
     def new_leader(self, node: int) -> None:
         """Cut a fresh leader off before its no-op spreads, now and then: short-lived leaders
@@ -92,10 +101,45 @@ class Faults:
             node = sim.nodes[leader]  # deposing leaders mid-replication: Figure 8 territory
         else:
             node = rng.choice(busy if busy and rng.random() < 0.5 else up)
+        self._down(node)
+
+    def writing(self, node: SimNode, fsync_ms: int, rd: Ready) -> None:
+        """`node` started a write that becomes durable in fsync_ms, its early messages already
+        sent: now and then crash it before then (more often when the write holds a new term or
+        vote, a candidate's or new leader's), so the write is lost while its effects travel."""
+        sim = self.sim
+        if not sim.issuing or not sim.weather.torn:
+            return
+        p = sim.weather.torn
+        hs = rd.hard_state
+        if hs is not None and hs.vote == node.id:
+            p *= 3
+        if sim.rng.random() < p:
+            sim.loop.after(sim.rng.randrange(fsync_ms), self._torn, node, node.gen)
+
+    def _torn(self, node: SimNode, gen: int) -> None:
+        sim = self.sim
+        if not (sim.issuing and node.gen == gen and node.up and node.busy):
+            return
+        if sim.trace.enabled:
+            sim.trace.log(f"n{node.id} crashes with a write in flight")
+        self._down(node)
+        if sim.rng.random() < 0.5:
+            # replies to what the lost write's early messages asked for reach the next
+            # incarnation late and all at once, together with fresh ones
+            ids = [n.id for n in sim.live_nodes() if n.id != node.id]
+            duration = sim.rng.randint(50, 50 + sim.weather.partition_ms)
+            self.partitions += 1
+            if sim.trace.enabled:
+                sim.trace.log(f"partition: stall links to n{node.id} for {duration}ms")
+            sim.network.stall([(o, node.id) for o in ids], duration)
+
+    def _down(self, node: SimNode) -> None:
+        sim, rng = self.sim, self.sim.rng
         node.crash()
         self.crashes += 1
         # half the reboots are quick: a node back within an election finds stale requests
-        down = rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(1, w.down_ms)
+        down = rng.randint(1, 30) if rng.random() < 0.5 else rng.randint(1, sim.weather.down_ms)
         sim.loop.after(down, self._restart, node, node.gen)
 
     def _restart(self, node: SimNode, gen: int) -> None:

@@ -1,8 +1,11 @@
 """A simulated peer: the real core and state machine behind a fake disk and network.
 
-The Ready handler here is the contract the real node follows: persist (the fsync takes
-simulated time, and a crash before it completes loses the writes), then send, then apply,
-then advance(). Inputs arriving during the fsync queue up and are fed in one batch after it.
+The Ready handler here follows the real node's order (net/node.py, docs/consensus.md): send
+the messages in SEND_BEFORE_PERSIST at once, restore a snapshot and apply committed entries
+(answering clients), then persist (the fsync takes simulated time, and a crash before it
+completes loses the writes, while the early messages are already on the network), then send
+the rest (acks, votes, vote requests), then advance(). Inputs arriving during the fsync queue
+up and are fed in one batch after it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from net.raft import (
+    MT,
     ConfState,
     EntryKind,
     EntryRun,
@@ -23,6 +27,7 @@ from net.raft import (
     Ready,
     Role,
 )
+from net.raft.ordering import SEND_BEFORE_PERSIST
 from net.sim.checker import Invariant, Violation
 from net.sim.replica import Replica
 from net.sim.weather import TICK_MS
@@ -30,6 +35,10 @@ from net.sim.weather import TICK_MS
 if TYPE_CHECKING:
     from net.sim.simulation import Simulation
     from net.sim.workload import Client
+
+
+#: the vote_request_early bug: vote requests leave before the candidate's own vote is durable
+EARLY_WITH_VOTE_REQUESTS = SEND_BEFORE_PERSIST | {MT.VOTE, MT.PRE_VOTE}
 
 
 class Input(IntEnum):
@@ -105,6 +114,18 @@ class SimNode:
         self._input(kind, arg)
         self._pump()
 
+    def feed_many(self, msgs: list[Msg]) -> None:
+        """Messages that arrived together: fed as one batch, then one Ready (as the real
+        node feeds everything its inbox holds)."""
+        if not self.up:
+            return
+        if self.busy:
+            self.inbox.extend((Input.MSG, m) for m in msgs)
+            return
+        for m in msgs:
+            self._input(Input.MSG, m)
+        self._pump()
+
     def _input(self, kind: Input, arg: Any) -> None:
         core = self.core
         assert core is not None
@@ -139,36 +160,46 @@ class SimNode:
             rd = core.ready()
             if rd.role == Role.LEADER and self.led_term != rd.term:
                 self.led_term = rd.term
-                sim.checker.on_new_leader(self.id, core)
+                sim.checker.on_new_leader(self.id, core, self.storage)
                 sim.faults.new_leader(self.id)
             if sim.trace.enabled:
                 self._trace_ready(rd)
+            early, late = self._split(rd.messages)
+            gen = self.gen
+            self._send(early)  # on the network before the write below is durable
+            self._install(rd)  # may retire this node (after this event) or raise a Violation
             if rd.must_sync:
                 self.busy = True
-                if sim.opts.bugs.send_before_persist:
-                    self._send(rd.messages)
-                    rd.messages = []
-                sim.loop.after(sim.rng.randint(0, sim.weather.disk_ms), self._synced, self.gen, rd)
-            else:
-                self._handle(rd)
+                fsync = sim.rng.randint(1, sim.weather.disk_ms)
+                sim.loop.after(fsync, self._synced, gen, rd, late)
+                sim.faults.writing(self, fsync, rd)
+            else:  # a commit-only change: written lazily, no fsync to wait for
+                self._persist(rd, late)
 
-    def _synced(self, gen: int, rd: Ready) -> None:
+    def _split(self, msgs: list[Msg]) -> tuple[list[Msg], list[Msg]]:
+        """The production order's early and late messages, or a buggy one."""
+        bugs = self.sim.opts.bugs
+        if bugs.send_before_persist:
+            return msgs, []
+        types = EARLY_WITH_VOTE_REQUESTS if bugs.vote_request_early else SEND_BEFORE_PERSIST
+        early = [m for m in msgs if m.type in types]
+        if len(early) == len(msgs):
+            return early, []
+        return early, [m for m in msgs if m.type not in types]
+
+    def _synced(self, gen: int, rd: Ready, late: list[Msg]) -> None:
         if gen != self.gen:
-            return
+            return  # crashed mid-fsync: the writes are lost, the early messages are not
         self.busy = False
-        self._handle(rd)
+        self._persist(rd, late)
         while self.inbox:
             self._input(*self.inbox.popleft())
         self._pump()
 
-    def _handle(self, rd: Ready) -> None:
-        core, sim, store = self.core, self.sim, self.storage
-        assert core is not None
-        sim.checker.on_persist(
-            self.id, store, store.hard_state, rd.hard_state, rd.entries, rd.snapshot
-        )
-        store.save(rd.hard_state, rd.entries, rd.snapshot)
-        self._send(rd.messages)
+    def _install(self, rd: Ready) -> None:
+        """Restore the snapshot and apply committed entries, before this Ready's writes are
+        durable: committed entries are durable on a quorum already."""
+        sim = self.sim
         if rd.snapshot is not None:
             meta = rd.snapshot.meta
             self.replica = Replica.restore(rd.snapshot.data, sim.opts.bugs)
@@ -176,6 +207,16 @@ class SimNode:
             sim.checker.on_restore(self.id, meta.index, meta.term, self.replica.digest())
         if rd.committed is not None:
             self._apply(rd.committed)
+
+    def _persist(self, rd: Ready, late: list[Msg]) -> None:
+        """The write is durable: send what acknowledges it, advance()."""
+        core, sim, store = self.core, self.sim, self.storage
+        assert core is not None
+        sim.checker.on_persist(
+            self.id, store, store.hard_state, rd.hard_state, rd.entries, rd.snapshot
+        )
+        store.save(rd.hard_state, rd.entries, rd.snapshot)
+        self._send(late)
         core.advance()
         self._maybe_snapshot()
 

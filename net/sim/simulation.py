@@ -66,7 +66,9 @@ class Simulation:
         cap = min(opts.voter_cap, opts.nodes)
         founders = ConfState(tuple(ids[:cap]), tuple(ids[cap:]))
         self.checker = Checker(ConfState(), self._on_conf, self._durable_logs)
-        self.network = Network(self.loop, self.rng, self.weather, self._deliver, self.trace)
+        self.network = Network(
+            self.loop, self.rng, self.weather, self._deliver, self._deliver_batch, self.trace
+        )
         self.nodes: dict[int, SimNode] = {i: SimNode(self, i, founders) for i in ids}
         self._next_id = opts.nodes + 1
         self.issuing = True  # fault phase: faults, new commands and membership changes
@@ -103,6 +105,15 @@ class Simulation:
             if self.trace.enabled:
                 self.trace.log(f"deliver {m}")
             node.feed(Input.MSG, m)
+
+    def _deliver_batch(self, to: int, msgs: list[Msg]) -> None:
+        node = self.nodes.get(to)
+        if node is not None and node.up:
+            if self.trace.enabled:
+                self.trace.log(f"deliver a burst of {len(msgs)} to n{to}:")
+                for m in msgs:
+                    self.trace.log(f"  {m}")
+            node.feed_many(msgs)
 
     def _on_conf(self, old: ConfState, new: ConfState) -> None:
         """Removed machines are decommissioned (ids are never reused) and replaced; after the

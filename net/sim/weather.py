@@ -25,6 +25,7 @@ class Weather:
     crash_every_ms: int
     down_ms: int  # upper bound of a crashed node's downtime
     leader_bias: float  # probability that a crash targets the leader
+    torn: float  # probability that a write in flight is cut short by a crash (x3 for votes)
     depose: float  # probability that a newly elected leader is soon cut off
     snapshot_every: int  # applied entries between snapshots
     keep_entries: int  # entries kept behind a snapshot
@@ -51,6 +52,7 @@ class Weather:
             crash_every_ms=rng.randint(100, 1500),
             down_ms=rng.randint(10, 1500),
             leader_bias=rng.choice((0.0, 0.3, 0.7)),
+            torn=rng.choice((0.0, 0.01, 0.03, 0.1)),
             depose=rng.choice((0.0, 0.0, 0.3, 0.8)),
             snapshot_every=rng.randint(3, 60),
             keep_entries=rng.randint(0, 20),
