@@ -17,7 +17,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
 
-from net.config import ConfigError, PeerConfig, Timing
+from net.config import GC_THRESHOLDS, ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
 from net.node import Node
 from net.storage import StorageError
@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
-    # Engine objects are long-lived and acyclic: collect young garbage far less often.
-    gc.set_threshold(50_000, 50, 50)
+    gc.set_threshold(*GC_THRESHOLDS)
     if not args.headless:
         print("dex-tui: the terminal interface is not built yet: running the peer headless "
               "(Ctrl-C to leave)", file=sys.stderr)  # fmt: skip
