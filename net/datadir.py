@@ -37,7 +37,7 @@ class DataDirError(Exception):
 @dataclass(frozen=True, slots=True)
 class Identity:
     name: str
-    node_id: int  # the consensus id: random, 63 bits, never reused
+    node_id: int  # the consensus id: random, 53 bits (exact in JSON), never reused
 
 
 def user_data_root() -> Path:
@@ -126,7 +126,8 @@ def _read_or_create_identity(path: Path, name: str | None) -> Identity:
             raise DataDirError(
                 f"data dir {path} holds files that are not a dex peer's: {others[0]}"
             )
-        identity = Identity(name or generate_name(), secrets.randbits(63) or 1)
+        # 53 bits: the id travels in JSON, and JavaScript reads numbers as doubles
+        identity = Identity(name or generate_name(), secrets.randbits(53) or 1)
         record = {"format": FORMAT, "name": identity.name, "node_id": identity.node_id}
         tmp = path / (IDENTITY + ".tmp")
         tmp.write_text(json.dumps(record) + "\n")

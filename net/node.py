@@ -36,13 +36,15 @@ from engine import Command, CreateMarket, Event, encode_command
 from net.config import PeerConfig
 from net.datadir import DataDir, open_data_dir
 from net.discovery import Discovery, Sighting
+from net.grenache import Presence, announced_names
 from net.machine import Applied, Machine
 from net.raft.confchange import ConfChange, ConfChangeType
 from net.raft.config import Config
 from net.raft.core import RaftCore
 from net.raft.entries import EntryKind, EntryRun
 from net.raft.errors import ProposalDropped
-from net.raft.messages import MT, Msg
+from net.raft.messages import Msg
+from net.raft.ordering import SEND_BEFORE_PERSIST
 from net.raft.state import Ready, Role
 from net.rpc.api import Api
 from net.rpc.errors import RpcError
@@ -60,12 +62,6 @@ FOUNDING_MARKETS = (
 )
 SLOW_READY = 0.1  # seconds: a loop turn slower than this is logged
 MAX_ENTRY_BYTES = 256 * 1024  # requests batched into one log entry, at most
-#: Messages that claim nothing about this peer's disk may leave before the Ready's write is
-#: durable (etcd's async storage writes): appends, heartbeats and snapshots from a leader
-#: (which counts its own entries only once durable), forwarded proposals. Every response
-#: (acks, votes) and every vote request (a candidate's own vote must be durable before it
-#: can win) waits for the write.
-SEND_BEFORE_PERSIST = frozenset({MT.APP, MT.HB, MT.SNAP, MT.PROP, MT.TRANSFER, MT.TIMEOUT_NOW})
 ROLE_NAMES = {Role.LEADER: "leader", Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate",
               Role.PRE_CANDIDATE: "candidate"}  # fmt: skip
 
@@ -107,6 +103,7 @@ class Node:
         self.core: RaftCore | None = None  # None until this peer founds or joins a cluster
         self.links: PeerLinks | None = None
         self.discovery: Discovery | None = None
+        self.grape: Presence | None = None  # --grape: announced there, peers looked up
         self.api_host = config.bind
         self.api_port = 0
         self.started_at = 0.0
@@ -185,6 +182,9 @@ class Node:
         if self.config.discovery:
             self.discovery = Discovery(self.config.interface)
             await self.discovery.start(self._sighting())
+        if self.config.grape:
+            self.grape = Presence(self.config.grape, announced_names(self.name), self.api_port)
+            self.grape.start()
         self._tasks = [
             asyncio.create_task(self._run(), name="dex-shell"),
             asyncio.create_task(self._ticker(), name="dex-ticker"),
@@ -213,6 +213,8 @@ class Node:
                 pending.future.set_exception(RpcError("ERR_TIMEOUT", "the peer is shutting down"))
         if self.discovery is not None:
             await self.discovery.close()
+        if self.grape is not None:
+            await self.grape.stop()
         if self.links is not None:
             await self.links.close()
         if self._runner is not None:
@@ -291,10 +293,16 @@ class Node:
             self._propose(core)
 
     async def _handle(self, core: RaftCore, rd: Ready) -> None:
-        """Persist, then send, then apply, then advance: the order Raft's safety needs."""
+        """Send early, apply, persist, send the rest, advance (docs/consensus.md)."""
         assert self.storage is not None and self.links is not None
         started = time.monotonic()
-        early = [m for m in rd.messages if m.type in SEND_BEFORE_PERSIST]
+        durable = self.storage.hard_state
+        hs = rd.hard_state
+        # Nothing leaves early in a Ready that changes term or vote: a lone voter can win an
+        # election in the Ready that casts its vote, and its appends must not reach anyone
+        # before that vote is on disk (a restart could otherwise reuse the term).
+        early_ok = hs is None or (hs.term, hs.vote) == (durable.term, durable.vote)
+        early = [m for m in rd.messages if early_ok and m.type in SEND_BEFORE_PERSIST]
         self._send(core, early)  # the leader's disk write overlaps replication (§10.2.1)
         # Committed entries are durable on a majority already: apply them (and answer their
         # clients) now, not after this Ready's own write. Applying acknowledges nothing.
@@ -309,7 +317,9 @@ class Node:
                 self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
             )
         saved = time.monotonic()
-        self._send(core, [m for m in rd.messages if m.type not in SEND_BEFORE_PERSIST])
+        self._send(
+            core, [m for m in rd.messages if not early_ok or m.type not in SEND_BEFORE_PERSIST]
+        )
         conf_before = core.conf
         core.advance()
         if core.conf != conf_before:
@@ -547,23 +557,27 @@ class Node:
                     targets.append(sighting.addr)
                 else:
                     unclustered.append(sighting)
+        grape_peers = await self._grape_peers()
+        targets += grape_peers
         request = JoinRequest(self.node_id, self.name, self.api_addr)
         for addr in targets:
             with contextlib.suppress(TransportError, OSError):
-                reply = await self.links.request_join(addr, request, timeout=2.0)
+                reply = await self.links.request_join(addr, request, timeout=5.0)
                 if not reply.ok and reply.leader_addr:
-                    reply = await self.links.request_join(reply.leader_addr, request, timeout=2.0)
+                    reply = await self.links.request_join(reply.leader_addr, request, timeout=5.0)
                 if reply.ok:
                     log.info("joined through %s; waiting for the leader's log", addr)
                     self._start_core()
                     return
+        if self.config.peers:
+            return  # told whom to join: keep asking (spec/cli.md); never found a second cluster
         waited = time.monotonic() - self.started_at
-        if waited < self.timing.found_after or (
-            self.config.peers and waited < 3 * self.timing.found_after
-        ):
+        if waited < self.timing.found_after:
             return
         if any(s.node_id < self.node_id for s in unclustered):
             return  # a peer with a lower id founds; this one joins it once it has
+        if waited < 3 * self.timing.found_after and any(a < self.api_addr for a in grape_peers):
+            return  # the same on a grape, by address; bounded, as an entry may be stale
         await self._found()
 
     async def _found(self) -> None:
@@ -672,6 +686,14 @@ class Node:
 
     def _sighting(self) -> Sighting:
         return Sighting(self.name, self.node_id, self.machine.cluster_id, self.api_addr)
+
+    async def _grape_peers(self) -> list[str]:
+        """Peers announced on the grape (``--grape``), to try joining like seeds.
+
+        A grape cannot say whether a peer is in a cluster; one that is not answers a join
+        with a refusal, as a seed would.
+        """
+        return [] if self.grape is None else await self.grape.peers(exclude=self.api_addr)
 
     def _cluster_known(self) -> None:
         if self.links is not None:
