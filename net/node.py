@@ -312,7 +312,9 @@ class Node:
             self._cluster_known()
         if rd.committed is not None:
             self._apply(rd.committed)
-        if rd.hard_state is not None or rd.entries is not None or rd.snapshot is not None:
+        # A Ready that only moves the commit index writes nothing: the commit index may lag
+        # on disk (Raft re-learns it after a restart); it is saved with the next entries.
+        if rd.entries is not None or rd.snapshot is not None or not early_ok:
             await asyncio.to_thread(
                 self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
             )

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType
 from transport_helpers import HOST, Peer, app, eventually, mesh, raw_link, running
 
-from net.transport import JoinRequest, Limits, encode, encode_batch
+from net.transport import JoinReply, JoinRequest, Limits, encode, encode_batch
 from net.transport.auth import TAG, ClientHandshake, Purpose, Session
 
 
@@ -31,9 +31,9 @@ async def test_a_forged_proof_is_refused_and_counted_by_the_server() -> None:
             await ws.send_bytes(
                 ClientHandshake(b"a guess", "test-cluster", 9, Purpose.LINK).hello()
             )
-            assert (await ws.receive()).type is WSMsgType.BINARY  # the challenge
+            assert (await ws.receive(timeout=5)).type is WSMsgType.BINARY  # the challenge
             await ws.send_bytes(bytes(TAG))
-            closing = await ws.receive()
+            closing = await ws.receive(timeout=5)
             assert closing.type is WSMsgType.CLOSE and closing.data == WSCloseCode.POLICY_VIOLATION
         assert member.links.stats.dropped_auth == 1
         assert member.links.connected() == set()
@@ -141,7 +141,7 @@ async def test_a_bad_frame_is_dropped_counted_and_closes_the_link(
             await ws.send_bytes(good)
             await eventually(lambda: member.raft == [app(9, 1, 1)], "the good frame")
             await attack(ws, session, good)
-            closing = await ws.receive()
+            closing = await ws.receive(timeout=5)
             assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
         assert getattr(member.links.stats, counter) == 1
         stats = member.links.stats
@@ -166,3 +166,27 @@ async def test_unauthenticated_connections_are_bounded_in_number_and_time() -> N
         async with raw_link(member.port, node_id=9) as (ws, session):
             await ws.send_bytes(frame(session, app(9, 1, 1)))
             await eventually(lambda: member.raft == [app(9, 1, 1)], "a proper peer still gets in")
+
+
+async def test_a_join_for_another_node_is_refused() -> None:
+    asked: list[JoinRequest] = []
+
+    async def on_join(request: JoinRequest) -> JoinReply:
+        asked.append(request)
+        return JoinReply(ok=True)
+
+    member = Peer(1, on_join=on_join)
+    async with running(member):
+        async with raw_link(member.port, node_id=9, purpose=Purpose.JOIN) as (ws, session):
+            await ws.send_bytes(frame(session, JoinRequest(8, "not me", "h:1")))
+            closing = await ws.receive(timeout=5)
+            assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+        assert member.links.stats.dropped_malformed == 1
+        assert asked == []
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped() -> None:
+    member = Peer(1, limits=Limits(heartbeat=0.2))
+    async with running(member), raw_link(member.port, node_id=9, autoping=False):
+        await eventually(lambda: member.links.connected() == {9}, "linked")
+        await eventually(lambda: member.links.connected() == set(), "dropped", timeout=3)

@@ -56,6 +56,12 @@ def test_a_mismatch_stops_the_handshake(setup: dict) -> None:
         handshake(**setup)
 
 
+@pytest.mark.parametrize(("client_cluster", "server_cluster"), [("", "c1"), ("c1", ""), ("", "")])
+def test_a_peer_with_no_cluster_yet_matches_any(client_cluster: str, server_cluster: str) -> None:
+    client, server = handshake(client_cluster=client_cluster, server_cluster=server_cluster)
+    assert server.open(client.seal(b"hello")) == len(b"hello")
+
+
 def test_a_client_without_the_secret_gets_no_session_from_the_server() -> None:
     client = ClientHandshake(b"guess", "c1", 1, Purpose.LINK)
     server = ServerHandshake(SECRET, "c1", 2)

@@ -4,7 +4,7 @@ import struct
 import tracemalloc
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from net.raft.entries import EntryKind, EntryRun
@@ -14,6 +14,7 @@ from net.transport import (
     DecodeError,
     JoinReply,
     JoinRequest,
+    Message,
     PeerInfo,
     decode,
     decode_batch,
@@ -75,15 +76,19 @@ APP = Msg(
 
 
 @given(messages)
-def test_every_message_round_trips(message: object) -> None:
+def test_every_message_round_trips(message: Message) -> None:
     assert decode(encode(message)) == message
 
 
 @given(st.lists(messages, min_size=1, max_size=5))
-def test_a_batch_round_trips_in_order(batch: list) -> None:
+def test_a_batch_round_trips_in_order(batch: list[Message]) -> None:
     assert decode_batch(encode_batch(map(encode, batch))) == batch
 
 
+FUZZ = settings(max_examples=1000)
+
+
+@FUZZ
 @given(st.binary(max_size=300))
 @example(encode(APP))
 def test_arbitrary_bytes_decode_to_their_one_encoding_or_fail_cleanly(data: bytes) -> None:
@@ -94,6 +99,7 @@ def test_arbitrary_bytes_decode_to_their_one_encoding_or_fail_cleanly(data: byte
     assert encode(message) == data  # canonical: nothing else decodes to this message
 
 
+@FUZZ
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_as_a_batch_fail_cleanly(data: bytes) -> None:
     try:
@@ -103,8 +109,9 @@ def test_arbitrary_bytes_as_a_batch_fail_cleanly(data: bytes) -> None:
     assert encode_batch(map(encode, batch)) == data
 
 
+@FUZZ
 @given(messages, st.data())
-def test_corrupted_encodings_fail_cleanly(message: object, data: st.DataObject) -> None:
+def test_corrupted_encodings_fail_cleanly(message: Message, data: st.DataObject) -> None:
     good = encode(message)
     at = data.draw(st.integers(0, len(good)))
     corruption = data.draw(st.sampled_from(["flip", "cut", "insert", "append"]))

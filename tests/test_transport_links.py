@@ -14,7 +14,17 @@ from transport_helpers import HOST, Peer, app, eventually, mesh, running
 
 from net.raft.messages import MT, Msg
 from net.raft.state import ConfState, SnapMeta
-from net.transport import JoinReply, JoinRequest, Limits, PeerInfo, PeerLinks, TransportError
+from net.transport import (
+    JoinReply,
+    JoinRequest,
+    Limits,
+    PeerInfo,
+    PeerLinks,
+    Stats,
+    TransportError,
+)
+from net.transport.auth import Session
+from net.transport.link import REPLACED, Link
 
 
 async def test_two_peers_exchange_raft_messages_in_order() -> None:
@@ -81,6 +91,34 @@ async def test_when_both_dial_the_lower_ids_connection_is_kept(first: int, secon
         assert b.links.send(first, app(second, first, 2))
         await eventually(lambda: a.raft == [app(second, first, 2)], "delivery to a")
         await eventually(lambda: b.raft == [app(first, second, 1)], "delivery to b")
+
+
+class QuietSocket:
+    """A websocket on which nothing arrives; it records how it was closed."""
+
+    def __init__(self) -> None:
+        self.close_code: int | None = None
+
+    async def receive(self) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, *, code: int) -> None:
+        self.close_code = code
+
+
+@pytest.mark.parametrize("started", [False, True])
+async def test_a_stopped_link_always_closes_and_unregisters(started: bool) -> None:
+    ws, forgotten = QuietSocket(), []
+    link = Link(
+        1, 2, ws, Session(b"k", b"k"),  # type: ignore[arg-type]
+        outbound=True, limits=Limits(), stats=Stats(),
+        deliver=lambda sender, message: None, on_closed=forgotten.append,
+    )  # fmt: skip
+    if started:
+        await asyncio.sleep(0)
+    link.stop(REPLACED)  # before its task ever ran: a cancel then would skip all cleanup
+    await asyncio.wait_for(link.closed.wait(), timeout=5)
+    assert ws.close_code == REPLACED and forgotten == [link]
 
 
 async def test_a_link_comes_back_after_the_remote_restarts() -> None:
@@ -159,6 +197,16 @@ async def test_join_gets_the_members_answer() -> None:
         assert member.links.connected() == set()  # a join is not a link
         with pytest.raises(ValueError):
             await newcomer.links.request_join(member.addr, JoinRequest(4, "x", "y:1"), 5)
+
+
+async def test_a_failing_join_handler_gets_a_refusal_not_a_hang() -> None:
+    async def on_join(request: JoinRequest) -> JoinReply:
+        raise RuntimeError("bug in the node")
+
+    member, newcomer = Peer(1, on_join=on_join), Peer(3)
+    async with running(member, newcomer):
+        reply = await newcomer.links.request_join(member.addr, JoinRequest(3, "n", "h:1"), 5)
+        assert not reply.ok and "internal error" in reply.reason
 
 
 async def test_join_fails_cleanly_without_the_secret_or_a_listener() -> None:

@@ -124,16 +124,21 @@ def app(frm: int, to: int, index: int, entries: int = 1, size: int = 8) -> Msg:
 
 @asynccontextmanager
 async def raw_link(
-    port: int, *, node_id: int = 9, expect: int = 0, secret: bytes = SECRET
+    port: int,
+    *,
+    node_id: int = 9,
+    expect: int = 0,
+    purpose: Purpose = Purpose.LINK,
+    autoping: bool = True,
 ) -> AsyncIterator[tuple[aiohttp.ClientWebSocketResponse, Session]]:
     """A websocket to the peer on ``port`` that has done the handshake as ``node_id``."""
     async with (
         aiohttp.ClientSession() as http,
-        http.ws_connect(f"http://{HOST}:{port}/peer") as ws,
+        http.ws_connect(f"http://{HOST}:{port}/peer", autoping=autoping) as ws,
     ):
-        handshake = ClientHandshake(secret, CLUSTER, node_id, Purpose.LINK, expect)
+        handshake = ClientHandshake(SECRET, CLUSTER, node_id, purpose, expect)
         await ws.send_bytes(handshake.hello())
-        challenge = await ws.receive()
+        challenge = await ws.receive(timeout=5)
         proof, session = handshake.finish(challenge.data)
         await ws.send_bytes(proof)
         yield ws, session

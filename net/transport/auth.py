@@ -11,7 +11,9 @@ Both proofs are HMAC-SHA256 under the cluster secret of one transcript (protocol
 cluster id, both node ids, both nonces), with a different label for each side, so neither
 can be replayed as the other, and fresh 32-byte nonces from :mod:`secrets` make every
 transcript new. The server proves first and the client answers only a valid proof, so a
-stranger posing as a server learns nothing it could use. Compares are constant-time.
+stranger posing as a server learns nothing it could use. Compares are constant-time. The
+server refuses a hello naming another cluster; an empty cluster id (a peer not in a cluster
+yet) matches any, and the transcript binds the one the client sent.
 
 Each direction then has its own frame key, HMAC(secret, label, transcript), and a counter
 starting at 0. A frame is ``body || HMAC(key, counter || body)``; the counter is not sent,
@@ -125,7 +127,6 @@ class ServerHandshake:
     def __init__(self, secret: bytes, cluster_id: str, node_id: int) -> None:
         self._secret = secret
         self._cluster_id = cluster_id
-        self._cluster = text_bytes(cluster_id)
         self._node_id = node_id
         self._transcript = b""
         self.peer = 0  # the client's node id (proven only once finish() returns)
@@ -150,12 +151,11 @@ class ServerHandshake:
             raise AuthError(f"cluster id {cluster_id!r} is not ours")
         # A peer that has no cluster yet (a newcomer, or a founder before its first entry
         # applies) presents or accepts none; the transcript binds what the client said.
-        self._cluster = text_bytes(cluster_id)
         _check_ids(client_id, self._node_id)
         self.peer = client_id
         nonce = secrets.token_bytes(NONCE)
         self._transcript = _transcript(
-            self.purpose, self._cluster, client_id, self._node_id, client_nonce, nonce
+            self.purpose, text_bytes(cluster_id), client_id, self._node_id, client_nonce, nonce
         )
         proof = _mac(self._secret, _SERVER_PROOF, self._transcript)
         return U64.pack(self._node_id) + nonce + proof

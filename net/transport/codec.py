@@ -20,9 +20,10 @@ the bytes actually present before anything is allocated for it. The encoding is 
 """
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from itertools import accumulate, pairwise
+from typing import Any, cast
 
 from net.raft.entries import EntryKind, EntryRun
 from net.raft.messages import MT, Msg
@@ -35,9 +36,10 @@ __all__ = ["DecodeError", "Message", "decode", "decode_batch", "encode", "encode
 
 #: Everything that travels between peers.
 Message = Msg | JoinRequest | JoinReply | PeerInfo
+_Control = JoinRequest | JoinReply | PeerInfo
 
 TAG_RAFT = 1
-_CONTROL_BY_TAG: dict[int, type[JoinRequest | JoinReply | PeerInfo]] = {
+_CONTROL_BY_TAG: dict[int, type[_Control]] = {
     2: JoinRequest,
     3: JoinReply,
     4: PeerInfo,
@@ -56,20 +58,22 @@ _ENTRY_MIN = 5  # input bytes every entry costs at least: its kind and its paylo
 _MT_BY_VALUE = {t.value: t for t in MT}
 _KINDS = bytes(k.value for k in EntryKind)
 
-_WRITE = {int: U64.pack, bool: flag_bytes, str: text_bytes}
-_READ = {int: Reader.u64, bool: Reader.flag, str: Reader.text}
-_FIELDS = {cls: tuple((f.name, f.type) for f in fields(cls)) for cls in _TAG_BY_CONTROL}
+# a control message field is an int (u64), a bool or a str: how each is written and read
+_WRITE: dict[type, Callable[[Any], bytes]] = {int: U64.pack, bool: flag_bytes, str: text_bytes}
+_READ: dict[type, Callable[[Reader], Any]] = {int: Reader.u64, bool: Reader.flag, str: Reader.text}
+_FIELDS = {cls: tuple((f.name, cast(type, f.type)) for f in fields(cls)) for cls in _TAG_BY_CONTROL}
 
 
 def encode(message: Message) -> bytes:
     """One message's bytes. Fields out of range (negative, over u64) raise struct.error."""
-    if type(message) is Msg:
+    if isinstance(message, Msg):
         return _encode_msg(message)
-    tag = _TAG_BY_CONTROL.get(type(message))
+    cls = type(message)
+    tag = _TAG_BY_CONTROL.get(cls)
     if tag is None:
-        raise TypeError(f"cannot encode {type(message).__name__}")
+        raise TypeError(f"cannot encode {cls.__name__}")
     parts = [U8.pack(tag)]
-    parts.extend(_WRITE[kind](getattr(message, name)) for name, kind in _FIELDS[type(message)])
+    parts.extend(_WRITE[kind](getattr(message, name)) for name, kind in _FIELDS[cls])
     return b"".join(parts)
 
 

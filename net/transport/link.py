@@ -65,7 +65,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         if not 0 < self.batch_bytes <= self.max_frame - TAG or self.queue_bytes < self.max_frame:
-            raise ValueError("need 0 < batch_bytes <= max_frame - 32 <= queue_bytes")
+            raise ValueError("need 0 < batch_bytes <= max_frame - 32, and queue_bytes >= max_frame")
 
     @property
     def max_message(self) -> int:
@@ -104,6 +104,7 @@ class Link:
         self._wake = asyncio.Event()
         self._code: int = WSCloseCode.OK
         self._stopping = False
+        self._running = False  # a task cancelled before its first step would skip its cleanup
         self._task = asyncio.create_task(self._run(), name=f"peer-link-{me}-{peer}")
 
     def send(self, data: bytes) -> bool:
@@ -131,19 +132,22 @@ class Link:
         if not self._stopping:
             self._stopping = True
             self._code = code
-            self._task.cancel()
+            if self._running:
+                self._task.cancel()  # else _run sees _stopping and goes straight to closing
 
     async def _run(self) -> None:
+        self._running = True
         writer = asyncio.create_task(self._write(), name=f"peer-writer-{self.me}-{self.peer}")
         try:
-            await self._read()
+            if not self._stopping:
+                await self._read()
         finally:
+            self._stopping = True  # from here on, stop() must not interrupt the closing
             try:
                 writer.cancel()
                 await asyncio.wait([writer])
                 await self._ws.close(code=self._code)
             finally:
-                self._stopping = True
                 self._queue.clear()
                 self._on_closed(self)
                 self.closed.set()

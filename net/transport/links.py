@@ -61,7 +61,9 @@ class PeerLinks:
     Use from the event loop. ``on_message(sender_id, message)`` is called for every arriving
     :class:`~net.raft.messages.Msg` (always from the authenticated sender and to this node)
     and :class:`PeerInfo`; ``on_join`` answers :meth:`request_join` from other peers (without
-    it, joins are refused). Every peer must use the same ``path``.
+    it, joins are refused). Every peer must use the same ``path``. ``cluster_id`` may be ""
+    while the node is in no cluster yet (it then links with any) and be set later: each
+    handshake uses its value at the time.
     """
 
     def __init__(
@@ -157,6 +159,8 @@ class PeerLinks:
         if request.node_id != self.node_id:
             raise ValueError(f"a join request for node {request.node_id} from {self.node_id}")
         _check_addr(addr)
+        if self._closing:
+            raise RuntimeError("the links are closed")
         try:
             async with asyncio.timeout(timeout):
                 ws, session, server = await self._connect(addr, Purpose.JOIN)
@@ -240,7 +244,7 @@ class PeerLinks:
         except AuthError as error:
             self.stats.dropped_auth += 1
             log.warning("peer link from %s refused: %s", remote, error)
-            reason = str(error).encode()[:120]
+            reason = str(error).encode()[:120].decode(errors="ignore").encode()  # close: 123 B
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason)
         except (ConnectionError, TimeoutError) as error:
             log.debug("peer link from %s: handshake not completed: %r", remote, error)
