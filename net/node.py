@@ -119,6 +119,7 @@ class Node:
         self._leaderless_since: float | None = None
         self._applied_waiters: list[tuple[int, asyncio.Future]] = []
         self._accepted: dict[int, str] = {}  # newcomers this leader let in: keep their links
+        self._unreachable: set[int] = set()  # peers a Ready's messages could not be queued for
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
 
@@ -312,9 +313,7 @@ class Node:
             self._cluster_known()
         if rd.committed is not None:
             self._apply(rd.committed)
-        # A Ready that only moves the commit index writes nothing: the commit index may lag
-        # on disk (Raft re-learns it after a restart); it is saved with the next entries.
-        if rd.entries is not None or rd.snapshot is not None or not early_ok:
+        if rd.hard_state is not None or rd.entries is not None or rd.snapshot is not None:
             await asyncio.to_thread(
                 self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
             )
@@ -324,6 +323,9 @@ class Node:
         )
         conf_before = core.conf
         core.advance()
+        for node_id in self._unreachable:  # stop pipelining to them; probe instead
+            core.report_unreachable(node_id)
+        self._unreachable.clear()
         if core.conf != conf_before:
             self._refresh_links()
         self._leaderless_since = (
@@ -340,8 +342,7 @@ class Node:
         assert self.links is not None
         for message in messages:
             if not self.links.send(message.to, message):
-                with contextlib.suppress(Exception):
-                    core.report_unreachable(message.to)
+                self._unreachable.add(message.to)  # told to the core after advance()
 
     def _apply(self, run: EntryRun) -> None:
         mine = self.node_id
