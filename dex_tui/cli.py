@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
-    """Run on uvloop where it exists (several times cheaper I/O than asyncio's own loop)."""
+    """Run on uvloop where it is installed (cheaper I/O than asyncio's own loop)."""
     try:
         import uvloop
     except ImportError:
