@@ -1,10 +1,12 @@
-"""LAN mode: peers on separate hosts find each other with zeroconf and need the secret.
+"""LAN mode and real partitions: peers on separate hosts, zeroconf, the secret, a cut link.
 
 The hosts are network namespaces this test creates (root only): four "hosts" each with one
 veth interface, all plugged into a bridge that lives in a fifth namespace of its own, so
 no traffic touches the machine's real network. Peers bind their namespace's address,
 advertise on that interface only, and share a cluster secret; a fourth peer with the wrong
-secret must not get in. Everything is removed afterwards.
+secret must not get in. A partition is a switch port taken down: the isolated side keeps
+running and must refuse writes while the majority trades on. Everything is removed
+afterwards.
 """
 
 import asyncio
@@ -96,14 +98,7 @@ async def test_lan_peers_discover_each_other_and_refuse_a_wrong_secret(hosts, tm
     peers = [NetnsPeer(host, i, SECRET, tmp_path) for i, host in enumerate(hosts[:3], 1)]
     try:
         await asyncio.gather(*(p.ready() for p in peers))
-        deadline = asyncio.get_running_loop().time() + 90
-        while True:
-            statuses = [await p.call({"op": "status"}) for p in peers]
-            ids = {s["cluster_id"] for s in statuses}
-            if len(ids) == 1 and "" not in ids and len(statuses[0]["voters"]) == 3:
-                break
-            assert asyncio.get_running_loop().time() < deadline, statuses
-            await asyncio.sleep(0.5)
+        await settle(peers, one_cluster_of_three, timeout=90)
         sell = {"op": "submit", "market": "BTC/USD", "side": "sell", "price": "100",
                 "qty": "1", "client_id": "lan-s"}  # fmt: skip
         buy = {**sell, "side": "buy", "client_id": "lan-b"}
@@ -131,3 +126,52 @@ async def test_lan_peers_discover_each_other_and_refuse_a_wrong_secret(hosts, tm
     finally:
         for peer in peers:
             peer.kill()
+
+
+async def test_a_network_partition_isolates_the_leader_until_it_heals(hosts, tmp_path) -> None:
+    peers = [NetnsPeer(host, i, SECRET, tmp_path) for i, host in enumerate(hosts[:3], 1)]
+    switch = f"{PREFIX}sw"
+    try:
+        await asyncio.gather(*(p.ready() for p in peers))
+        await settle(
+            peers, lambda s: len(s[0]["voters"]) == 3 and len({x["cluster_id"] for x in s}) == 1
+        )
+        statuses = [await p.call({"op": "status"}) for p in peers]
+        leader_name = statuses[0]["leader"]
+        index = next(i for i, s in enumerate(statuses) if s["name"] == leader_name)
+        leader, majority = peers[index], [p for i, p in enumerate(peers) if i != index]
+
+        sh("ip", "-n", switch, "link", "set", f"port{index + 1}", "down")  # the partition
+        await settle(majority, lambda s: s[0]["leader"] not in (None, leader_name))
+        sell = {"op": "submit", "market": "BTC/USD", "side": "sell", "price": "101",
+                "qty": "1", "client_id": "split-s"}  # fmt: skip
+        await majority[0].call(sell)
+        filled = await majority[1].call({**sell, "side": "buy", "client_id": "split-b"})
+        assert filled["status"] == "filled"  # the majority side trades on
+        await settle([leader], lambda s: not s[0]["quorum"])
+        with pytest.raises(RuntimeError, match="ERR_NO_QUORUM"):  # the isolated side refuses
+            await leader.call({**sell, "client_id": "isolated"})
+
+        sh("ip", "-n", switch, "link", "set", f"port{index + 1}", "up")  # heal
+        await settle(peers, lambda s: len({x["applied_index"] for x in s}) == 1
+                     and len({x["digest"] for x in s}) == 1)  # fmt: skip
+        assert (await leader.call({"op": "status"}))["role"] == "follower"
+    finally:
+        for peer in peers:
+            peer.kill()
+
+
+def one_cluster_of_three(statuses: list[dict]) -> bool:
+    ids = {s["cluster_id"] for s in statuses}
+    return len(ids) == 1 and "" not in ids and len(statuses[0]["voters"]) == 3
+
+
+async def settle(peers: list[NetnsPeer], condition, timeout: float = 60) -> None:
+    """Poll the peers' status until ``condition(statuses)`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        statuses = [await p.call({"op": "status"}) for p in peers]
+        if condition(statuses):
+            return
+        assert asyncio.get_running_loop().time() < deadline, statuses
+        await asyncio.sleep(0.2)
