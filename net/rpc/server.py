@@ -121,6 +121,10 @@ class RpcServer:
         if request.content_length is not None and request.content_length > limit:
             raise framing.body_too_large(limit)
         body = bytearray()
+        if request.content_length is not None:  # usually it all came with the headers:
+            body += request.content.read_nowait(-1)  # no timer needed then
+            if len(body) == request.content_length:
+                return bytes(body)
         try:
             async with asyncio.timeout(self._limits.read_timeout):
                 while chunk := await request.content.read(_READ_CHUNK):
