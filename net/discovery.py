@@ -60,12 +60,14 @@ class Discovery:
         self._browser: AsyncServiceBrowser | None = None
         self._info: AsyncServiceInfo | None = None
         self._resolving: dict[str, asyncio.Task] = {}  # by name: at most one lookup each
+        self.advertised: Sighting | None = None  # what this peer advertises now
 
     async def start(self, me: Sighting) -> None:
         interfaces = InterfaceChoice.All if self.interface == "all" else [self.interface]
         self._zc = AsyncZeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
         self._info = self._advertisement(me)
         await self._zc.async_register_service(self._info, allow_name_change=True)
+        self.advertised = me
         self._browser = AsyncServiceBrowser(self._zc.zeroconf, SERVICE, handlers=[self._event])
 
     async def update(self, me: Sighting) -> None:
@@ -73,6 +75,7 @@ class Discovery:
         if self._zc is None or self._info is None:
             return
         self._info = self._advertisement(me, self._info.name)
+        self.advertised = me
         await self._zc.async_update_service(self._info)
 
     async def close(self) -> None:

@@ -77,11 +77,6 @@ class Pending:
 
 
 @dataclass(slots=True)
-class PeerSeen:
-    last_seen: float = 0.0
-
-
-@dataclass(slots=True)
 class Inbox:
     """What waits for the shell loop: only it touches the core (never mid-Ready)."""
 
@@ -115,7 +110,7 @@ class Node:
         self._outbox: list[int] = []  # seqs to propose
         self._pending: dict[int, Pending] = {}
         self._seq = 0
-        self._seen: dict[int, PeerSeen] = {}
+        self._seen: dict[int, float] = {}  # node id -> when a message last came from it
         self._leaderless_since: float | None = None
         self._applied_waiters: list[tuple[int, asyncio.Future]] = []
         self._accepted: dict[int, str] = {}  # newcomers this leader let in: keep their links
@@ -490,7 +485,7 @@ class Node:
         return await self._rpc.handle(request)
 
     def _on_peer_message(self, sender: int, message: object) -> None:
-        self._seen.setdefault(sender, PeerSeen()).last_seen = time.monotonic()
+        self._seen[sender] = time.monotonic()
         if isinstance(message, Msg):
             self._inbox.messages.append(message)
             self._wake.set()
@@ -614,19 +609,16 @@ class Node:
         if len(conf.voters) < self.config.max_voters:
             for learner in conf.learners:
                 pr = core.prs.get(learner)
-                seen = self._seen.get(learner)
-                if pr is not None and pr.match >= last - 1 and seen and now - seen.last_seen < 1.0:
+                heard = now - self._seen.get(learner, 0.0)
+                if pr is not None and pr.match >= last - 1 and heard < 1.0:
                     self._conf(core, ConfChange(ConfChangeType.ADD_VOTER, learner, conf.index))
                     return
         for voter in conf.voters:
             if voter == self.node_id:
                 continue
-            seen = self._seen.get(voter)
-            gone = now - (seen.last_seen if seen else self.started_at)
+            gone = now - self._seen.get(voter, self.started_at)
             alive = 1 + sum(
-                1
-                for v in conf.voters
-                if v != self.node_id and now - self._seen.get(v, PeerSeen()).last_seen < 2.0
+                1 for v in conf.voters if v != self.node_id and now - self._seen.get(v, 0.0) < 2.0
             )
             if gone > self.timing.remove_after and alive > len(conf.voters) // 2:
                 log.info("removing voter %d, unreachable for %.0f s", voter, gone)
@@ -661,7 +653,7 @@ class Node:
                     "addr": member.addr if member else "",
                     "state": ("voter" if node_id in conf.voters else "learner")
                     + ("" if connected else ", unreachable"),
-                    "last_seen_ms": int((now - seen.last_seen) * 1000) if seen else None,
+                    "last_seen_ms": int((now - seen) * 1000) if seen else None,
                 })  # fmt: skip
         role = "joining"
         if core is not None:
@@ -704,11 +696,10 @@ class Node:
         self._announce_cluster()
 
     def _announce_cluster(self) -> None:
-        if self.discovery is not None and self.discovery._info is not None:
-            advertised = self.discovery._info.properties.get(b"cluster", b"").decode()
-            if advertised != self.machine.cluster_id:
-                task = asyncio.ensure_future(self.discovery.update(self._sighting()))
-                self._tasks.append(task)
+        advertised = self.discovery.advertised if self.discovery is not None else None
+        if advertised is not None and advertised.cluster_id != self.machine.cluster_id:
+            assert self.discovery is not None
+            self._tasks.append(asyncio.ensure_future(self.discovery.update(self._sighting())))
 
 
 def _commands_payload(batch: list) -> bytes:
