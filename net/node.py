@@ -50,7 +50,7 @@ from net.rpc.api import Api
 from net.rpc.errors import RpcError
 from net.rpc.server import RpcServer
 from net.storage import SqliteStorage
-from net.transport.control import JoinReply, JoinRequest, PeerInfo
+from net.transport.control import JoinReply, JoinRequest
 from net.transport.links import PeerLinks, TransportError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ FOUNDING_MARKETS = (
     CreateMarket("ETH/USD", "ETH", "USD", "0.01", "0.01"),
 )
 SLOW_READY = 0.1  # seconds: a loop turn slower than this is logged
-MAX_ENTRY_BYTES = 256 * 1024  # requests batched into one log entry, at most
+ENTRY_COMMANDS = 256  # requests batched into one log entry, at most (~50 KiB)
 ROLE_NAMES = {Role.LEADER: "leader", Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate",
               Role.PRE_CANDIDATE: "candidate"}  # fmt: skip
 
@@ -404,23 +404,20 @@ class Node:
         return await future
 
     def _propose(self, core: RaftCore) -> None:
-        """Put the outbox into log entries (bounded in bytes) and propose them."""
+        """Put the outbox into log entries (at most ENTRY_COMMANDS each) and propose them."""
         now = time.monotonic()
-        batch, size, payloads = [], 0, []
+        items = []
         for seq in self._outbox:
             pending = self._pending.get(seq)
-            if pending is None:
-                continue
-            pending.proposed_at = now
-            batch.append(pending.item)
-            size += 64
-            if size >= MAX_ENTRY_BYTES:
-                payloads.append(_commands_payload(batch))
-                batch, size = [], 0
-        if batch:
-            payloads.append(_commands_payload(batch))
+            if pending is not None:
+                pending.proposed_at = now
+                items.append(pending.item)
+        payloads = tuple(
+            _commands_payload(items[i : i + ENTRY_COMMANDS])
+            for i in range(0, len(items), ENTRY_COMMANDS)
+        )
         try:
-            core.propose_many(tuple(payloads))
+            core.propose_many(payloads)
             self._outbox.clear()
         except ProposalDropped:
             for seq in self._outbox:  # no leader yet: keep them for the next turn
@@ -486,11 +483,9 @@ class Node:
 
     def _on_peer_message(self, sender: int, message: object) -> None:
         self._seen[sender] = time.monotonic()
-        if isinstance(message, Msg):
+        if isinstance(message, Msg):  # (links also carry PeerInfo; this node sends none)
             self._inbox.messages.append(message)
             self._wake.set()
-        elif isinstance(message, PeerInfo) and self.core is None:
-            log.debug("peer %s at %s introduced itself", message.name, message.addr)
 
     def _refresh_links(self) -> None:
         """Keep a link to every member of the configuration whose address is known."""
@@ -611,7 +606,7 @@ class Node:
                 pr = core.prs.get(learner)
                 heard = now - self._seen.get(learner, 0.0)
                 if pr is not None and pr.match >= last - 1 and heard < 1.0:
-                    self._conf(core, ConfChange(ConfChangeType.ADD_VOTER, learner, conf.index))
+                    self._conf(ConfChange(ConfChangeType.ADD_VOTER, learner, conf.index))
                     return
         for voter in conf.voters:
             if voter == self.node_id:
@@ -622,12 +617,12 @@ class Node:
             )
             if gone > self.timing.remove_after and alive > len(conf.voters) // 2:
                 log.info("removing voter %d, unreachable for %.0f s", voter, gone)
-                self._conf(core, ConfChange(ConfChangeType.REMOVE, voter, conf.index))
+                self._conf(ConfChange(ConfChangeType.REMOVE, voter, conf.index))
                 return
         if self.machine.cluster_id:
             self._announce_cluster()
 
-    def _conf(self, core: RaftCore, change: ConfChange) -> None:
+    def _conf(self, change: ConfChange) -> None:
         self._do(lambda c: c.propose_conf_change(change))
 
     # ------------------------------------------------------------------ status (rpc Backend)
