@@ -56,11 +56,14 @@ class BookSide:
         level.qty += order.remaining
         level.count += 1
         order.live = True
+        order.level = level
 
     def unlink(self, order: Order) -> None:
         """Take a live order out of the book in O(1) (it stays in the deque, dead)."""
         order.live = False
-        level = self.levels[order.price]  # type: ignore[index]  # resting: has a price
+        level = order.level  # no lookup: the order knows its level while it is live
+        assert level is not None
+        order.level = None
         level.qty -= order.remaining
         level.count -= 1
         if level.count == 0:

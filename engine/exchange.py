@@ -254,6 +254,7 @@ class Exchange:
                     if stp != "cancel_taker":  # cancel_maker, cancel_both
                         queue.popleft()
                         maker.live = False
+                        maker.level = None
                         level.qty -= maker.remaining
                         level.count -= 1
                         del maker.account.open[maker.order_id]
@@ -298,6 +299,7 @@ class Exchange:
                     queue.popleft()
                     level.count -= 1
                     maker.live = False
+                    maker.level = None
                     maker.status = FILLED
                     del maker.account.open[maker.order_id]
                     self._retire(maker)
@@ -402,7 +404,8 @@ class Exchange:
             return
         keeps_place = price == old_price and qty < order.qty
         if keeps_place:  # smaller at the same price: reduce in place
-            own.levels[price].qty -= order.qty - qty
+            assert order.level is not None
+            order.level.qty -= order.qty - qty
         else:  # re-queue: out of the book now, back in (or matched) below
             self._unlink(order)
             order = self._successor(order, index)

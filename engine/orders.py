@@ -5,8 +5,13 @@ creates one per submit on its hot path. Callers never get one: queries return
 an :class:`OrderView`, a copy that later commands cannot change under them.
 """
 
+from typing import TYPE_CHECKING
+
 from .events import Done
 from .records import Record
+
+if TYPE_CHECKING:
+    from .book import Level
 
 RESTING = "resting"
 PARTIALLY_FILLED = "partially_filled"
@@ -35,6 +40,7 @@ class Order:
         "client_id",
         "filled",
         "index",
+        "level",
         "live",
         "market",
         "notional",
@@ -86,6 +92,7 @@ class Order:
         self.stp: str = stp
         self.index: int = index
         self.live = False  # True while the order sits in a book
+        self.level: Level | None = None  # the price level it sits in, while live
         self.outcome: Done | None = None  # the Done its submit returned, for duplicates
 
     def view(self) -> "OrderView":
