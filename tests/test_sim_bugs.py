@@ -100,3 +100,12 @@ def test_unequal_digests_are_caught() -> None:
     with pytest.raises(Violation) as err:
         checker.on_digest(2, 10, "bb")
     assert err.value.invariant == Invariant.DIGESTS_EQUAL
+
+
+def test_a_shell_that_never_writes_commit_only_hard_states_can_wedge_the_cluster() -> None:
+    """Why net.node writes every hard state it is handed: advance() counts it as written,
+    so a skipped commit can lag on disk without bound, and a restart under the old
+    configuration (here: a removal committed but forgotten) leaves no electable quorum."""
+    assert run_seed(4643, 3).violation is None
+    wedged = run_seed(4643, 3, lazy_commit=True).violation
+    assert wedged is not None and wedged.invariant is V.LIVENESS

@@ -23,12 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault-ms", type=int, default=2000, help="simulated time with faults on")
     p.add_argument("--tail", type=int, default=0, help="with --seed: last N trace lines only")
     p.add_argument("--bug", choices=Bugs.names(), help="switch on one injected bug")
+    p.add_argument(
+        "--lazy-commit",
+        action="store_true",
+        help="never write commit-only hard states (the durable commit index lags)",
+    )
     args = p.parse_args(argv)
     bugs = Bugs.only(args.bug) if args.bug else Bugs()
 
     def options(seed: int, trace: bool) -> SimOptions:
         return SimOptions(
-            seed=seed, nodes=args.nodes, fault_ms=args.fault_ms, bugs=bugs, trace=trace
+            seed=seed,
+            nodes=args.nodes,
+            fault_ms=args.fault_ms,
+            bugs=bugs,
+            trace=trace,
+            lazy_commit=args.lazy_commit,
         )
 
     if args.seed is not None:

@@ -174,7 +174,7 @@ class SimNode:
                 sim.loop.after(fsync, self._synced, gen, rd, late)
                 sim.faults.writing(self, fsync, rd)
             else:  # a commit-only change: written lazily, no fsync to wait for
-                self._persist(rd, late)
+                self._persist(rd, late, write=not sim.opts.lazy_commit)
 
     def _split(self, msgs: list[Msg]) -> tuple[list[Msg], list[Msg]]:
         """The production order's early and late messages, or a buggy one."""
@@ -208,14 +208,16 @@ class SimNode:
         if rd.committed is not None:
             self._apply(rd.committed)
 
-    def _persist(self, rd: Ready, late: list[Msg]) -> None:
-        """The write is durable: send what acknowledges it, advance()."""
+    def _persist(self, rd: Ready, late: list[Msg], write: bool = True) -> None:
+        """The write is durable: send what acknowledges it, advance(). With write=False (a
+        commit-only Ready under the lazy_commit option) nothing reaches the disk."""
         core, sim, store = self.core, self.sim, self.storage
         assert core is not None
-        sim.checker.on_persist(
-            self.id, store, store.hard_state, rd.hard_state, rd.entries, rd.snapshot
-        )
-        store.save(rd.hard_state, rd.entries, rd.snapshot)
+        if write:
+            sim.checker.on_persist(
+                self.id, store, store.hard_state, rd.hard_state, rd.entries, rd.snapshot
+            )
+            store.save(rd.hard_state, rd.entries, rd.snapshot)
         self._send(late)
         core.advance()
         self._maybe_snapshot()

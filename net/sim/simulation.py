@@ -33,6 +33,9 @@ class SimOptions:
     voter_cap: int = 5
     bugs: Bugs = NO_BUGS
     trace: bool = False
+    # commit-only hard states are not written at all: the durable commit index waits for the
+    # next Ready that writes entries, a snapshot, or a term/vote change (as a real node may)
+    lazy_commit: bool = False
 
 
 @dataclass(slots=True)
