@@ -15,11 +15,13 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cluster_helpers import until
+from cluster_helpers import Cluster, until
 
 from net.grenache import Grenache
 
@@ -55,6 +57,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def grapes_and_peers(
+    root: Path, expiry_ms: int = PEER_EXPIRY_MS
+) -> AsyncIterator[tuple["Grapes", Cluster]]:
+    """Two grapes (not started yet) and a harness for peers without zeroconf; on failure
+    every log is printed, and in any case every process is ended by PID."""
+    grapes = Grapes(root, expiry_ms=expiry_ms)
+    cluster = Cluster(root, common=["--no-discovery"])
+    try:
+        yield grapes, cluster
+    except BaseException:
+        print(cluster.logs(), grapes.logs())
+        raise
+    finally:
+        await cluster.close()
+        await grapes.close()
 
 
 class Grapes:

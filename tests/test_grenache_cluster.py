@@ -8,8 +8,8 @@ them by name, as any Grenache client would.
 
 import asyncio
 
-from cluster_helpers import Cluster, until
-from grenache_helpers import Grapes, visible
+from cluster_helpers import until
+from grenache_helpers import grapes_and_peers, visible
 from test_cluster import converged, order, voters
 
 from net.grenache import Grenache, own_service
@@ -20,9 +20,7 @@ EXPIRY_MS = 5000
 
 
 async def test_peers_found_only_through_grapes_form_one_cluster_and_trade(tmp_path) -> None:
-    grapes = Grapes(tmp_path, expiry_ms=EXPIRY_MS)
-    cluster = Cluster(tmp_path, common=["--no-discovery"])
-    try:
+    async with grapes_and_peers(tmp_path, expiry_ms=EXPIRY_MS) as (grapes, cluster):
         a, b = await grapes.start()
         # All at once, through different grapes: they must still make one cluster.
         peers = await asyncio.gather(*(cluster.start(f"g{i}", "--grape", url)
@@ -47,9 +45,3 @@ async def test_peers_found_only_through_grapes_form_one_cluster_and_trade(tmp_pa
         for url in (a, b):
             await visible(url, SERVICE, 2, timeout=4 * EXPIRY_MS / 1000)
             await visible(url, own_service("g2"), 0, timeout=4 * EXPIRY_MS / 1000)
-    except BaseException:
-        print(cluster.logs(), grapes.logs())
-        raise
-    finally:
-        await cluster.close()
-        await grapes.close()

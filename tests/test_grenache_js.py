@@ -9,8 +9,16 @@ a Python lookup sees every service they will need.
 import asyncio
 
 import pytest
-from cluster_helpers import Cluster, until
-from grenache_helpers import Grapes, free_port, run_js, start_js, stop_all, visible
+from cluster_helpers import until
+from grenache_helpers import (
+    Grapes,
+    free_port,
+    grapes_and_peers,
+    run_js,
+    start_js,
+    stop_all,
+    visible,
+)
 from test_cluster import converged, voters
 
 from net.grenache import ERR_LOOKUP_EMPTY, Grenache, own_service
@@ -19,9 +27,7 @@ from net.rpc.framing import SERVICE
 
 
 async def test_stock_client_trades_on_three_peers_and_maps_their_digests(tmp_path) -> None:
-    grapes = Grapes(tmp_path)
-    cluster = Cluster(tmp_path, common=["--no-discovery"])
-    try:
+    async with grapes_and_peers(tmp_path) as (grapes, cluster):
         a, b = await grapes.start()
         first = await cluster.start("p0", "--grape", a)
         others = [await cluster.start(f"p{i}", "--grape", b, "--peer", first.addr) for i in (1, 2)]
@@ -58,12 +64,6 @@ async def test_stock_client_trades_on_three_peers_and_maps_their_digests(tmp_pat
             return len(digests) == 3 and len({d["digest"] for d in digests}) == 1
 
         await until(equal_digests, 15, "three equal digests through the stock map")
-    except BaseException:
-        print(cluster.logs(), grapes.logs())
-        raise
-    finally:
-        await cluster.close()
-        await grapes.close()
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])

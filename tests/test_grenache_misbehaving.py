@@ -9,8 +9,8 @@ import asyncio
 import gzip
 import json
 
-from cluster_helpers import Cluster, Peer
-from grenache_helpers import Grapes, run_js, visible
+from cluster_helpers import Peer
+from grenache_helpers import grapes_and_peers, run_js, visible
 
 from net.rpc.framing import DEFAULT_MAX_BODY, SERVICE
 
@@ -48,9 +48,7 @@ def error_of(response: bytes, gzipped: bool = False) -> str:
 
 
 async def test_bad_requests_get_a_reply_or_a_clean_close(tmp_path) -> None:
-    grapes = Grapes(tmp_path)
-    cluster = Cluster(tmp_path, common=["--no-discovery"])
-    try:
+    async with grapes_and_peers(tmp_path) as (grapes, cluster):
         a, _ = await grapes.start()
         peer = await cluster.start("m0", "--grape", a)
         await visible(a, SERVICE, 1)
@@ -72,9 +70,3 @@ async def test_bad_requests_get_a_reply_or_a_clean_close(tmp_path) -> None:
 
         assert (await peer.status())["name"] == "m0"  # still serving
         assert peer.proc is not None and peer.proc.poll() is None
-    except BaseException:
-        print(cluster.logs(), grapes.logs())
-        raise
-    finally:
-        await cluster.close()
-        await grapes.close()
