@@ -1,0 +1,417 @@
+"""The dex terminal: one peer's live market, an order ticket, and the cluster, in Textual.
+
+Data flow. The app never draws on a peer event: the peer applies commands as consensus
+commits them, and a timer (:data:`FLUSH_HZ`) compares the exchange's applied index and the
+desk's settings with what is on screen and, only if they moved, rebuilds the models and
+repaints the panels that use them. At thousands of orders a second the screen still
+repaints at most FLUSH_HZ times a second. Writes (ticket, quick line, cancel, amend,
+scenarios) run in workers because they await consensus; their outcomes come back as
+notifications and in the orders panel. Cluster status is read once a second.
+"""
+
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine import InvalidInput, Submit
+
+from .model.desk import Desk, Outcome, Peer
+from .model.files import Recent, scenario_dirs, scenario_files
+from .model.ticket import check
+from .runner import ScenarioRun
+from .scenario import CancelAllStep, OrderStep, ScenarioError, load_scenario, parse_line
+from .screens.amend import AmendScreen
+from .screens.confirm import ConfirmScreen
+from .screens.help import HelpScreen
+from .screens.picker import ScenarioPicker
+from .widgets.ladder import DepthLadder
+from .widgets.orders import OpenOrders
+from .widgets.peers import PeersPanel
+from .widgets.tape import TradeTape
+from .widgets.ticket import OrderTicket
+
+FLUSH_HZ = 15
+STATUS_EVERY = 1.0  # seconds between cluster status reads
+
+
+class DexApp(App):
+    TITLE = "dex"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("b", "side('buy')", "Buy side", id="buy"),
+        Binding("s", "side('sell')", "Sell side", id="sell"),
+        Binding("colon", "quick", "Quick order", key_display=":", id="quick"),
+        Binding("escape", "leave_input", "Leave input", show=False, id="leave"),
+        Binding("t", "focus_ticket", "Ticket", id="ticket"),
+        Binding("space", "freeze", "Freeze ladder", key_display="space", id="freeze"),
+        Binding("minus", "group(-1)", "Finer grouping", show=False, id="group-down"),
+        Binding("plus,equals_sign", "group(1)", "Coarser grouping", show=False, id="group-up"),
+        Binding("left_square_bracket", "depth(-1)", "Fewer levels", show=False, id="depth-down"),
+        Binding("right_square_bracket", "depth(1)", "More levels", show=False, id="depth-up"),
+        Binding("o", "focus_orders", "Orders", show=False, id="orders"),
+        Binding("c,delete", "cancel_selected", "Cancel order", id="cancel"),
+        Binding("C", "cancel_all", "Cancel all", key_display="C", id="cancel-all"),
+        Binding("a", "amend_selected", "Amend", id="amend"),
+        Binding("m", "next_market", "Next market", id="market"),
+        Binding("ctrl+o", "pick_scenario", "Scenario", id="scenario"),
+        Binding("x", "stop_scenario", "Stop scenario", show=False, id="stop-scenario"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
+        Binding("q,ctrl+c", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        peer: Peer,
+        market: str | None = None,
+        scenario: Path | None = None,
+        clock: Callable[[], float] = time.time,
+        recent: Path | None = None,
+        status_every: float = STATUS_EVERY,
+    ) -> None:
+        super().__init__()
+        self.peer = peer
+        self.desk = Desk(peer, market, clock)
+        self.first_scenario = scenario
+        self.recent = Recent(recent)
+        self.status_every = status_every
+        self.status: dict | None = None
+        self.run_state: ScenarioRun | None = None
+        self._shown: tuple | None = None  # what the panels show: (index, settings, blotter)
+        self._shown_market = ""
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="left"), Vertical(id="ladder-panel", classes="panel"):
+                yield DepthLadder(id="ladder")
+            with Vertical(id="middle"):
+                with Vertical(id="tape-panel", classes="panel"):
+                    yield TradeTape(id="tape")
+                with Vertical(id="peers-panel", classes="panel"):
+                    yield PeersPanel(id="peers")
+            with Vertical(id="right"):
+                yield OptionList(id="markets", classes="panel")
+                with Vertical(id="ticket-panel", classes="panel"):
+                    yield OrderTicket(id="ticket")
+                with Vertical(id="orders-panel", classes="panel"):
+                    yield OpenOrders(id="orders")
+        yield Static("", id="scenario-status")
+        yield Input(placeholder=": quick order, e.g. b 1.5 @ 100.25 ioc — Enter sends, Esc leaves",
+                    id="quick", compact=True)  # fmt: skip
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#tape-panel").border_title = "Trades"
+        self.query_one("#peers-panel").border_title = "Cluster"
+        self.query_one("#markets").border_title = "Markets"
+        self.query_one("#ticket-panel").border_title = "Order ticket"
+        self.query_one("#orders-panel").border_title = "My orders · c cancel · C all · a amend"
+        self.query_one(DepthLadder).focus()
+        self.set_interval(1 / FLUSH_HZ, self.flush)
+        self.set_interval(self.status_every, self.refresh_status)
+        self.refresh_status()
+        self.flush()
+        if self.first_scenario is not None:
+            self.call_after_refresh(self.load_scenario, self.first_scenario)
+
+    # ------------------------------------------------------------------ the refresh tick
+
+    def flush(self) -> None:
+        """Repaint the panels whose data moved since the last tick (see the module doc)."""
+        desk = self.desk
+        if not desk.ensure_market():
+            return
+        shown = (
+            desk.exchange.applied_index,
+            desk.settings_version,
+            desk.blotter.version,
+            desk.market,
+        )
+        if shown == self._shown:
+            return
+        self._shown = shown
+        market = desk.current()
+        assert market is not None
+        with self.batch_update():
+            if desk.market != self._shown_market:
+                self._show_market()
+            if not desk.frozen:
+                self.query_one(DepthLadder).show(desk.ladder())
+            desk.tape.update(desk.exchange, desk.market)
+            self.query_one(TradeTape).show(market, desk.tape.rows(desk.market))
+            self.query_one(OpenOrders).show(desk.blotter.rows(desk.exchange, self.peer.owner))
+            panel = self.query_one("#ladder-panel")
+            panel.set_class(desk.frozen, "-frozen")
+            frozen = "  FROZEN (space)" if desk.frozen else ""
+            panel.border_title = f"{desk.market}  {desk.depth} levels{frozen}"
+
+    def _show_market(self) -> None:
+        desk = self.desk
+        self._shown_market = desk.market
+        market = desk.current()
+        assert market is not None
+        markets = self.query_one("#markets", OptionList)
+        symbols = desk.markets()
+        if [str(o.id) for o in markets.options] != symbols:
+            shown = [desk.exchange.markets[s] for s in symbols]
+            markets.set_options(Option(f"{m.symbol}  tick {m.tick}  lot {m.lot}", id=m.symbol)
+                                for m in shown)  # fmt: skip
+        markets.highlighted = symbols.index(desk.market)
+        ticket = self.query_one(OrderTicket)
+        ticket.set_market(market.base)
+        ticket.show_errors(check(desk.ticket, market))
+        self.sub_title = self._sub_title()
+
+    def refresh_status(self) -> None:
+        self.status = status = self.peer.status()
+        self.query_one(PeersPanel).show(status)
+        banner = self.query_one("#banner", Static)
+        message = _banner_text(status)
+        banner.update(message)
+        banner.set_class(bool(message), "-shown")
+        self.sub_title = self._sub_title()
+
+    def _sub_title(self) -> str:
+        status = self.status or {}
+        role = status.get("role", "starting")
+        return f"{self.peer.name} · {role} · {self.peer.api_addr} · {self.desk.market or '—'}"
+
+    # ------------------------------------------------------------------ ticket
+
+    def action_side(self, side: str) -> None:
+        self.query_one(OrderTicket).set_side(side)
+
+    @on(OrderTicket.Changed)
+    def _ticket_changed(self, event: OrderTicket.Changed) -> None:
+        self.desk.ticket = event.form
+        market = self.desk.current()
+        if market is not None:
+            self.query_one(OrderTicket).show_errors(check(event.form, market))
+
+    @on(OrderTicket.Send)
+    def _send_ticket(self) -> None:
+        try:
+            command = self.desk.ticket_command()
+        except InvalidInput as exc:
+            self.notify(str(exc), title="Order not sent", severity="error")
+            return
+        self.send(command)
+
+    def send(self, command: Submit) -> None:
+        self.desk.sent(command)
+        self.flush()
+        self._write(self.desk.submit(command))
+
+    @work(group="writes")
+    async def _write(self, action) -> None:
+        outcome: Outcome = await action
+        self.notify(outcome.text, severity="information" if outcome.ok else "error",
+                    timeout=4 if outcome.ok else 8)  # fmt: skip
+        self.flush()
+
+    @on(DepthLadder.PriceClicked)
+    def _price_clicked(self, event: DepthLadder.PriceClicked) -> None:
+        market = self.desk.exchange.markets.get(event.market)
+        if market is None:
+            return
+        ticket = self.query_one(OrderTicket)
+        ticket.set_price(market.price_text(event.price))
+        ticket.query_one("#qty", Input).focus()
+
+    def action_focus_ticket(self) -> None:
+        self.query_one(OrderTicket).query_one("#price", Input).focus()
+
+    # ------------------------------------------------------------------ quick line
+
+    def action_quick(self) -> None:
+        self.query_one("#quick", Input).focus()
+
+    def action_leave_input(self) -> None:
+        self.query_one(DepthLadder).focus()
+
+    @on(Input.Submitted, "#quick")
+    def _quick_line(self, event: Input.Submitted) -> None:
+        desk = self.desk
+        if not desk.ensure_market():
+            self.notify("no market yet: the peer has not joined a cluster", severity="error")
+            return
+        try:
+            step = parse_line(event.value, desk.exchange.markets, desk.market)
+        except ScenarioError as error:
+            self.notify(str(error), title="Quick order", severity="error", timeout=8)
+            return
+        event.input.value = ""
+        if isinstance(step, OrderStep):
+            self.send(desk.order_command(step))
+        elif isinstance(step, CancelAllStep):
+            self._write(desk.cancel_all(step.market))
+
+    # ------------------------------------------------------------------ orders
+
+    def action_focus_orders(self) -> None:
+        self.query_one(OpenOrders).focus()
+
+    def action_cancel_selected(self) -> None:
+        row = self.query_one(OpenOrders).selected()
+        if row is None or not row.open or row.order_id is None:
+            self.notify("select an open order first (o focuses the list)", severity="warning")
+            return
+        self._write(self.desk.cancel(row.order_id))
+
+    def action_cancel_all(self) -> None:
+        count = len(self.desk.exchange.open_orders(self.peer.owner))
+        if not count:
+            self.notify("no open orders to cancel", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write(self.desk.cancel_all(None))
+
+        self.push_screen(ConfirmScreen(f"Cancel all {count} open orders, in every market?"),
+                         answered)  # fmt: skip
+
+    def action_amend_selected(self) -> None:
+        row = self.query_one(OpenOrders).selected()
+        if row is None or not row.open or row.order_id is None:
+            self.notify("select an open order first (o focuses the list)", severity="warning")
+            return
+        order_id = row.order_id
+        remaining = self.desk.exchange.order(order_id)
+        if remaining is None:
+            return
+        market = self.desk.exchange.markets[remaining.market]
+        qty = market.qty_text(remaining.qty)
+        price = market.price_text(remaining.price) if remaining.price is not None else ""
+
+        def answered(change: tuple[str, str] | None) -> None:
+            if change is not None and any(change):
+                self._write(self.desk.amend(order_id, *change))
+
+        title = f"Amend #{order_id}: {row.side} {row.qty} {row.market} @ {row.price}"
+        self.push_screen(AmendScreen(title, qty, price), answered)
+
+    # ------------------------------------------------------------------ ladder and markets
+
+    def action_freeze(self) -> None:
+        self.desk.toggle_freeze()
+        self.flush()
+
+    def action_group(self, delta: int) -> None:
+        self.desk.regroup(delta)
+        self.flush()
+
+    def action_depth(self, delta: int) -> None:
+        self.desk.redepth(delta)
+        self.flush()
+
+    def action_next_market(self) -> None:
+        symbols = self.desk.markets()
+        if symbols:
+            at = symbols.index(self.desk.market) if self.desk.market in symbols else -1
+            self.switch_market(symbols[(at + 1) % len(symbols)])
+
+    @on(OptionList.OptionSelected, "#markets")
+    def _market_picked(self, event: OptionList.OptionSelected) -> None:
+        self.switch_market(str(event.option.id))
+
+    def switch_market(self, symbol: str) -> None:
+        if self.desk.switch(symbol):
+            self.flush()
+
+    # ------------------------------------------------------------------ scenarios
+
+    def action_pick_scenario(self) -> None:
+        files = scenario_files(scenario_dirs())
+
+        def picked(path: Path | None) -> None:
+            if path is not None:
+                self.load_scenario(path)
+
+        self.push_screen(ScenarioPicker(files, self.recent.paths), picked)
+
+    def load_scenario(self, path: Path) -> None:
+        """Check the whole file, then run it; an error names line and column, sends nothing."""
+        desk = self.desk
+        status = self.query_one("#scenario-status", Static)
+        if self.run_state is not None and not self.run_state.done:
+            self.notify("a scenario is running: stop it first (x)", severity="warning")
+            return
+        if not desk.ensure_market():
+            self.notify("no market yet: the peer has not joined a cluster", severity="error")
+            return
+        try:
+            scenario = load_scenario(path, desk.exchange.markets, desk.market)
+        except ScenarioError as error:
+            status.update(f"scenario not loaded: {error}")
+            status.add_class("-error")
+            self.notify(str(error), title="Scenario not loaded", severity="error", timeout=12)
+            return
+        self.recent.add(path)
+        status.remove_class("-error")
+        self.run_state = ScenarioRun(scenario, self.peer)
+        self._run_scenario(self.run_state)
+
+    @work(group="scenario", exclusive=True)
+    async def _run_scenario(self, run: ScenarioRun) -> None:
+        status = self.query_one("#scenario-status", Static)
+
+        def progress(run: ScenarioRun) -> None:
+            status.update(f"scenario {run.scenario.name}: {run.sent}/{run.total} lines  "
+                          f"(x stops)")  # fmt: skip
+
+        progress(run)
+        await run.run(progress)
+        if run.error:
+            status.update(f"scenario {run.scenario.name} failed: {run.error}")
+            status.add_class("-error")
+            self.notify(run.error, title="Scenario failed", severity="error", timeout=12)
+            return
+        ended = "stopped" if run.stopped else "done"
+        rejected = f", {run.rejected} rejected" if run.rejected else ""
+        status.update(f"scenario {run.scenario.name} {ended}: {run.sent}/{run.total} lines"
+                      f"{rejected}")  # fmt: skip
+
+    def action_stop_scenario(self) -> None:
+        if self.run_state is not None and not self.run_state.done:
+            self.run_state.stop()
+            self.notify("stopping the scenario after the current line")
+
+    # ------------------------------------------------------------------ help and palette
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            keys = binding.key_display or binding.key.split(",")[0]
+            yield SystemCommand(binding.description, f"key: {keys}",
+                                partial(self.run_action, binding.action))  # fmt: skip
+        for symbol in self.desk.markets():
+            yield SystemCommand(f"Market: {symbol}", "show this market",
+                                partial(self.switch_market, symbol))  # fmt: skip
+        for path in [*self.recent.paths, *scenario_files(scenario_dirs())]:
+            yield SystemCommand(f"Load scenario: {path.name}", str(path),
+                                partial(self.load_scenario, path))  # fmt: skip
+
+
+def _banner_text(status: dict) -> str:
+    if status["role"] == "joining":
+        return "Looking for a cluster to join… (orders are refused until this peer is in one)"
+    if not status["quorum"]:
+        return ("NO QUORUM — this peer cannot reach a majority of the cluster: orders are "
+                "refused until it can. The book shown may be stale.")  # fmt: skip
+    return ""

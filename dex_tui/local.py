@@ -1,0 +1,81 @@
+"""A peer without a network: one engine, commands applied the moment they are executed.
+
+The terminal app normally embeds a ``net.Node``. Tests, screenshots and the load
+benchmark's baseline need the same interface with no consensus underneath, deterministic
+and instant; :class:`LocalPeer` is that. Its ``hold`` gate keeps writes pending (to show
+and test the pending state), and ``quorum=False`` makes writes fail the way a peer on the
+minority side of a partition does.
+"""
+
+import asyncio
+from importlib.metadata import version
+
+from engine import Command, Event, Exchange
+from net.node import FOUNDING_MARKETS
+from net.rpc.errors import RpcError
+
+
+class LocalPeer:
+    def __init__(self, name: str = "alice") -> None:
+        self._name = name
+        self._exchange = Exchange()
+        self.index = 0
+        self.quorum = True
+        self.hold: asyncio.Event | None = None  # when set to an unset Event, writes wait on it
+        self.peers: list[dict] = []  # what status() reports about other peers
+        for command in FOUNDING_MARKETS:
+            self.apply(command)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def owner(self) -> str:
+        return self._name
+
+    @property
+    def api_addr(self) -> str:
+        return "127.0.0.1:0"
+
+    @property
+    def exchange(self) -> Exchange:
+        return self._exchange
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def apply(self, command: Command) -> list[Event]:
+        """Apply at the next index at once (for setting up a book)."""
+        self.index += 1
+        return self._exchange.apply(command, self.index)
+
+    async def execute(self, command: Command) -> tuple[int, list[Event]]:
+        if self.hold is not None:
+            await self.hold.wait()
+        if not self.quorum:
+            raise RpcError("ERR_NO_QUORUM", "no leader reachable: this side cannot commit")
+        events = self.apply(command)
+        return self.index, events
+
+    def status(self) -> dict:
+        digest = self._exchange.digest()
+        return {
+            "name": self._name,
+            "node_id": 1,
+            "cluster_id": "local",
+            "role": "leader" if self.quorum else "follower",
+            "term": 1,
+            "leader": self._name if self.quorum else None,
+            "commit_index": self.index,
+            "applied_index": self.index,
+            "digest": digest,
+            "voters": [self._name, *(p["name"] for p in self.peers if "voter" in p["state"])],
+            "learners": [p["name"] for p in self.peers if "learner" in p["state"]],
+            "peers": self.peers,
+            "quorum": self.quorum,
+            "version": version("dex"),
+        }

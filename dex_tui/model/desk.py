@@ -1,0 +1,216 @@
+"""The trading desk: one terminal's view of its peer and everything the user can do with it.
+
+The app owns one :class:`Desk`. Widgets never call the peer: the app calls the desk's
+actions from workers (they await consensus) and reads the desk's models on its refresh
+tick. Every write carries a client id made from this session and a counter, so the peer's
+idempotent submit means a retried ticket can never become two orders.
+"""
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine import (
+    Amend,
+    Cancel,
+    CancelAll,
+    Cancelled,
+    Command,
+    Done,
+    Event,
+    Exchange,
+    InvalidInput,
+    Market,
+    Rejected,
+    Submit,
+)
+from net.rpc.errors import RpcError
+from net.rpc.views import avg_price
+
+from ..scenario import OrderStep
+from . import numbers
+from .blotter import Blotter
+from .ladder import DEPTHS, GROUPS, Ladder, build_ladder, step
+from .tape import Tape
+from .ticket import TicketForm, to_command
+
+
+class Peer(Protocol):
+    """What the terminal needs from a peer; ``net.Node`` is one (see also ``LocalPeer``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def api_addr(self) -> str: ...
+    @property
+    def exchange(self) -> Exchange: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def execute(self, command: Command) -> tuple[int, list[Event]]: ...
+    def status(self) -> dict: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an action came to, in one line for a notification."""
+
+    text: str
+    ok: bool
+
+
+class Desk:
+    def __init__(
+        self, peer: Peer, market: str | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.peer = peer
+        self.wanted_market = market
+        self.market = ""  # chosen once the peer knows its markets (see ensure_market)
+        self.session = secrets.token_hex(3)
+        self._count = 0
+        self.ticket = TicketForm()
+        self.depth = 10  # levels per side
+        self.group = 1  # ticks per ladder row
+        self.frozen = False
+        self.tape = Tape("", clock)  # its owner is known once the peer has started
+        self.blotter = Blotter()
+        self.settings_version = 0  # bumped by anything that changes the ladder's shape
+
+    # ------------------------------------------------------------------ markets
+
+    @property
+    def exchange(self) -> Exchange:
+        return self.peer.exchange
+
+    def markets(self) -> list[str]:
+        return sorted(self.exchange.markets)
+
+    def current(self) -> Market | None:
+        return self.exchange.markets.get(self.market)
+
+    def ensure_market(self) -> bool:
+        """Pick the market to show once markets exist (the wanted one, else the first)."""
+        if self.market in self.exchange.markets:
+            return True
+        symbols = self.markets()
+        if not symbols:
+            return False
+        wanted = (self.wanted_market or "").upper()
+        self.market = wanted if wanted in symbols else symbols[0]
+        self.tape.owner = self.peer.owner
+        self.settings_version += 1
+        return True
+
+    def switch(self, symbol: str) -> bool:
+        if symbol not in self.exchange.markets or symbol == self.market:
+            return False
+        self.market = symbol
+        self.ticket = TicketForm(side=self.ticket.side)
+        self.settings_version += 1
+        return True
+
+    # ------------------------------------------------------------------ ladder settings
+
+    def regroup(self, delta: int) -> None:
+        self.group = step(GROUPS, self.group, delta)
+        self.settings_version += 1
+
+    def redepth(self, delta: int) -> None:
+        self.depth = step(DEPTHS, self.depth, delta)
+        self.settings_version += 1
+
+    def toggle_freeze(self) -> None:
+        self.frozen = not self.frozen
+        self.settings_version += 1
+
+    def ladder(self) -> Ladder:
+        return build_ladder(self.exchange, self.market, self.peer.owner, self.depth, self.group)
+
+    # ------------------------------------------------------------------ writes
+
+    def client_id(self) -> str:
+        self._count += 1
+        return f"tui-{self.session}-{self._count}"
+
+    def ticket_command(self) -> Submit:
+        """The ticket as a submit; InvalidInput naming the field if it cannot be sent."""
+        market = self.current()
+        if market is None:
+            raise InvalidInput("market", "no market yet: the peer has not joined a cluster")
+        return to_command(self.ticket, market, self.peer.owner, self.client_id())
+
+    def order_command(self, step: OrderStep) -> Submit:
+        """The submit for an order typed on the quick line (already checked by its parser)."""
+        return Submit(self.peer.owner, step.market, step.side, step.type, step.price, step.qty,
+                      step.tif, step.post_only, "none", self.client_id())  # fmt: skip
+
+    def sent(self, command: Submit) -> None:
+        """Show a submit as pending before it is awaited."""
+        self.blotter.sent(command, self.exchange.markets[command.market])
+
+    async def submit(self, command: Submit) -> Outcome:
+        """Commit a submit (call :meth:`sent` first) and describe its outcome."""
+        assert command.client_id is not None
+        market = self.exchange.markets[command.market]
+        try:
+            _, events = await self.peer.execute(command)
+        except RpcError as error:
+            self.blotter.resolved(command.client_id, None, error.message)
+            return Outcome(f"{_what(command, market)}: {error.code}: {error.message}", False)
+        done = next(e for e in events if isinstance(e, Done))
+        self.blotter.resolved(command.client_id, done)
+        ok = done.status != "rejected"
+        return Outcome(f"{_what(command, market)}: {_result(done, market)}", ok)
+
+    async def cancel(self, order_id: int) -> Outcome:
+        return await self._write(Cancel(self.peer.owner, order_id), f"cancel #{order_id}")
+
+    async def cancel_all(self, market: str | None) -> Outcome:
+        return await self._write(CancelAll(self.peer.owner, market), f"cancel all in {market}")
+
+    async def amend(self, order_id: int, qty: str | None, price: str | None) -> Outcome:
+        order = self.exchange.order(order_id)
+        if order is None:
+            return Outcome(f"amend #{order_id}: no such order", False)
+        market = self.exchange.markets[order.market]
+        try:
+            lots = market.qty_units(qty, "qty") if qty else None
+            ticks = market.price_units(price, "price") if price else None
+        except InvalidInput as exc:
+            return Outcome(f"amend #{order_id}: {exc}", False)
+        command = Amend(self.peer.owner, order_id, lots, ticks)
+        return await self._write(command, f"amend #{order_id}")
+
+    async def _write(self, command: Command, what: str) -> Outcome:
+        try:
+            _, events = await self.peer.execute(command)
+        except RpcError as error:
+            return Outcome(f"{what}: {error.code}: {error.message}", False)
+        rejected = [e for e in events if isinstance(e, Rejected)]
+        if rejected:
+            return Outcome(f"{what}: {rejected[0].reason}", False)
+        cancelled = sum(isinstance(e, Cancelled) for e in events)
+        if isinstance(command, CancelAll):
+            return Outcome(f"{what}: {cancelled} cancelled", True)
+        return Outcome(f"{what}: done", True)
+
+
+def _what(command: Submit, market: Market) -> str:
+    qty = numbers.qty(market, command.qty)
+    if command.type == "market":
+        return f"{command.side} {qty} {market.symbol} market"
+    price = f"@ {numbers.price(market, command.price or 0)}"
+    return f"{command.side} {qty} {market.symbol} {price}"
+
+
+def _result(done: Done, market: Market) -> str:
+    filled = numbers.qty(market, done.filled_qty)
+    if done.status == "rejected":
+        return f"rejected: {done.reason}"
+    if done.filled_qty:
+        avg = avg_price(market, done.notional, done.filled_qty)
+        return f"{done.status.replace('_', ' ')}, {filled} filled at avg {avg}"
+    return done.status.replace("_", " ")

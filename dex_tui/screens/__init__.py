@@ -1,0 +1,1 @@
+"""Modal screens: help, confirmation, amend, and the scenario picker."""

@@ -1,0 +1,143 @@
+"""The depth ladder: asks above, bids below, a spread row between, drawn with the line API.
+
+Geometry is fixed by the depth setting (the model pads missing levels), so rows do not jump
+while the book moves. A level's cumulative size is drawn as a background bar from the right
+edge; the user's own levels are marked. A click on a level posts :class:`PriceClicked`; the
+app puts that price in the ticket (the side stays as it is).
+"""
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ..model import numbers
+from ..model.ladder import Ladder, Level
+
+HEADER = f" {'price':>12} {'size':>11} {'total':>11} {'#':>4}"
+
+
+class DepthLadder(Widget, can_focus=True):
+    COMPONENT_CLASSES = {
+        "ladder--header",
+        "ladder--ask",
+        "ladder--bid",
+        "ladder--ask-bar",
+        "ladder--bid-bar",
+        "ladder--own",
+        "ladder--mid",
+        "ladder--empty",
+    }
+    DEFAULT_CSS = """
+    DepthLadder { height: auto; }
+    DepthLadder .ladder--header { color: $text-muted; text-style: bold; }
+    DepthLadder .ladder--ask { color: $error; }
+    DepthLadder .ladder--bid { color: $success; }
+    DepthLadder .ladder--ask-bar { background: $error 25%; }
+    DepthLadder .ladder--bid-bar { background: $success 25%; }
+    DepthLadder .ladder--own { text-style: bold reverse; }
+    DepthLadder .ladder--mid { color: $warning; text-style: bold; }
+    DepthLadder .ladder--empty { color: $text-disabled; }
+    """
+
+    @dataclass
+    class PriceClicked(Message):
+        price: int  # ticks
+        market: str
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ladder: Ladder | None = None
+        self.rows = 10
+
+    def show(self, ladder: Ladder) -> None:
+        resized = len(ladder.asks) != self.rows
+        self.ladder = ladder
+        self.rows = len(ladder.asks)
+        self.refresh(layout=resized)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return 2 * self.rows + 2
+
+    def level_at(self, y: int) -> Level | None:
+        """The level drawn on content row ``y``, if any."""
+        ladder = self.ladder
+        if ladder is None:
+            return None
+        rows = self.rows
+        if 1 <= y <= rows:
+            return ladder.asks[rows - y]
+        if rows + 2 <= y <= 2 * rows + 1:
+            return ladder.bids[y - rows - 2]
+        return None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        ladder = self.ladder
+        if y == 0:
+            return _line(HEADER, width, self.get_component_rich_style("ladder--header"))
+        if ladder is None:
+            return Strip.blank(width, self.rich_style)
+        if y == self.rows + 1:
+            text = _mid_text(ladder).center(width)
+            return _line(text, width, self.get_component_rich_style("ladder--mid"))
+        level = self.level_at(y)
+        if level is None:
+            return Strip.blank(width, self.rich_style)
+        is_ask = y <= self.rows
+        return self._level_line(ladder, level, is_ask, width)
+
+    def _level_line(self, ladder: Ladder, level: Level, is_ask: bool, width: int) -> Strip:
+        market = ladder.market
+        mark = "▶" if level.own else " "
+        text = (
+            f"{mark}{numbers.price(market, level.price):>12} {numbers.qty(market, level.qty):>11}"
+            f" {numbers.qty(market, level.cum):>11} {level.count:>4}"
+        ).ljust(width)[:width]
+        side = "ladder--ask" if is_ask else "ladder--bid"
+        price_style = self.get_component_rich_style(side)
+        if level.own:
+            price_style += self.get_component_rich_style("ladder--own")
+        bar_bg = self.get_component_rich_style(f"{side}-bar").bgcolor
+        bar = round(width * level.cum / ladder.max_cum) if ladder.max_cum else 0
+        base = self.rich_style
+        segments = []
+        for start, end, style in ((0, 13, price_style), (13, width, base)):
+            for lo, hi, on_bar in ((start, min(end, width - bar), False),
+                                   (max(start, width - bar), end, True)):  # fmt: skip
+                if lo < hi:
+                    styled = style + Style(bgcolor=bar_bg) if on_bar else style
+                    segments.append(Segment(text[lo:hi], styled))
+        return Strip(segments, width)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        level = None if offset is None else self.level_at(offset.y)
+        if level is not None and self.ladder is not None:
+            self.post_message(self.PriceClicked(level.price, self.ladder.market.symbol))
+
+
+def _mid_text(ladder: Ladder) -> str:
+    market = ladder.market
+    parts = []
+    if ladder.spread is not None and ladder.mid2 is not None:
+        spread = numbers.price(market, ladder.spread)
+        bps = ladder.spread * 20_000 // ladder.mid2 if ladder.mid2 else 0
+        mid = market.tick_step * ladder.mid2 / 2
+        parts.append(f"spread {spread} ({bps}bp)  mid {mid:f}")
+    else:
+        parts.append("no spread: one side is empty")
+    if ladder.last_price is not None:
+        arrow = {1: "↑", -1: "↓"}.get(ladder.last_tick, " ")
+        parts.append(f"last {numbers.price(market, ladder.last_price)} {arrow}")
+    if ladder.group > 1:
+        parts.append(f"group {numbers.price(market, ladder.group)}")
+    return "  ".join(parts)
+
+
+def _line(text: str, width: int, style: Style) -> Strip:
+    return Strip([Segment(text.ljust(width)[:width], style)], width)

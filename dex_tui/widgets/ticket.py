@@ -1,0 +1,135 @@
+"""The order ticket: side, type, price, quantity, time in force, post-only, and send.
+
+It posts :class:`OrderTicket.Changed` with the whole form on every edit (the app checks it
+against the market and calls :meth:`show_errors`) and :class:`OrderTicket.Send` on Enter or
+the button. The side is a visible toggle that follows the ``b`` / ``s`` keys, and the send
+button says what it will do ("Buy BTC").
+"""
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from ..model.ticket import TIFS, TicketForm
+
+
+class OrderTicket(Vertical):
+    DEFAULT_CSS = """
+    OrderTicket { height: auto; padding: 0 1; }
+    OrderTicket Horizontal { height: auto; }
+    OrderTicket .field-label { width: 7; color: $text-muted; }
+    OrderTicket Input { width: 1fr; }
+    OrderTicket #side-buy, OrderTicket #side-sell { width: 1fr; min-width: 8; }
+    OrderTicket.-buy #side-buy { background: $success; color: $text; text-style: bold; }
+    OrderTicket.-sell #side-sell { background: $error; color: $text; text-style: bold; }
+    OrderTicket.-buy #send { background: $success-darken-1; }
+    OrderTicket.-sell #send { background: $error-darken-1; }
+    OrderTicket Select { width: 1fr; }
+    OrderTicket .error { color: $error; height: auto; }
+    OrderTicket #send { width: 100%; }
+    """
+
+    @dataclass
+    class Changed(Message):
+        form: TicketForm
+
+    class Send(Message):
+        pass
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.form = TicketForm()
+        self.base = ""  # the market's base asset, for the send button's label
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Button("BUY (b)", id="side-buy", compact=True)
+            yield Button("SELL (s)", id="side-sell", compact=True)
+            yield Select([("limit", "limit"), ("market", "market")], value="limit",
+                         allow_blank=False, id="type", compact=True)  # fmt: skip
+        with Horizontal():
+            yield Label("price", classes="field-label")
+            yield Input(placeholder="limit price", id="price", compact=True)
+        with Horizontal():
+            yield Label("qty", classes="field-label")
+            yield Input(placeholder="quantity", id="qty", compact=True)
+        with Horizontal():
+            yield Select([(t, t) for t in TIFS], value="gtc", allow_blank=False, id="tif",
+                         compact=True)  # fmt: skip
+            yield Checkbox("post-only", id="post", compact=True)
+        yield Label("", id="errors", classes="error")
+        yield Button("Buy", id="send", compact=True)
+
+    def on_mount(self) -> None:
+        self._show_side()
+
+    # ------------------------------------------------------------------ from the app
+
+    def set_side(self, side: str) -> None:
+        if side != self.form.side:
+            self.form = self.form.flipped(side)
+            self._show_side()
+            self._changed()
+
+    def set_price(self, price: str) -> None:
+        self.query_one("#price", Input).value = price  # posts Input.Changed -> _changed
+
+    def set_market(self, base: str) -> None:
+        self.base = base
+        self._show_side()
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        text = "\n".join(f"{field}: {reason}" for field, reason in errors.items())
+        self.query_one("#errors", Label).update(text)
+        self.query_one("#send", Button).disabled = bool(errors)
+        for field in ("price", "qty"):
+            self.query_one(f"#{field}", Input).set_class(field in errors, "-invalid")
+
+    # ------------------------------------------------------------------ from the user
+
+    @on(Button.Pressed, "#side-buy")
+    def _buy(self) -> None:
+        self.set_side("buy")
+
+    @on(Button.Pressed, "#side-sell")
+    def _sell(self) -> None:
+        self.set_side("sell")
+
+    @on(Button.Pressed, "#send")
+    @on(Input.Submitted)
+    def _send(self, event: Message) -> None:
+        event.stop()
+        self.post_message(self.Send())
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    def _edited(self, event: Message) -> None:
+        event.stop()
+        self.form = TicketForm(
+            side=self.form.side,
+            type=str(self.query_one("#type", Select).value),
+            price=self.query_one("#price", Input).value,
+            qty=self.query_one("#qty", Input).value,
+            tif=str(self.query_one("#tif", Select).value),
+            post_only=self.query_one("#post", Checkbox).value,
+        )
+        market = self.form.type == "market"
+        self.query_one("#price", Input).placeholder = (
+            "protection (optional)" if market else "limit price"
+        )
+        self.query_one("#tif", Select).disabled = market
+        self._changed()
+
+    def _changed(self) -> None:
+        self.post_message(self.Changed(self.form))
+
+    def _show_side(self) -> None:
+        buy = self.form.side == "buy"
+        self.set_class(buy, "-buy")
+        self.set_class(not buy, "-sell")
+        self.query_one("#send", Button).label = f"{'Buy' if buy else 'Sell'} {self.base}".strip()
