@@ -113,12 +113,24 @@ class DexApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Held, not queried: a modal on top would hide them from query_one, and the refresh
+        # ticks may fire while the app is closing.
+        self.ladder = self.query_one(DepthLadder)
+        self.tape = self.query_one(TradeTape)
+        self.orders = self.query_one(OpenOrders)
+        self.ticket = self.query_one(OrderTicket)
+        self.peers_panel = self.query_one(PeersPanel)
+        self.banner = self.query_one("#banner", Static)
+        self.ladder_panel = self.query_one("#ladder-panel")
+        self.markets = self.query_one("#markets", OptionList)
+        self.scenario_status = self.query_one("#scenario-status", Static)
+        self.quick = self.query_one("#quick", Input)
         self.query_one("#tape-panel").border_title = "Trades"
         self.query_one("#peers-panel").border_title = "Cluster"
         self.query_one("#markets").border_title = "Markets"
         self.query_one("#ticket-panel").border_title = "Order ticket"
         self.query_one("#orders-panel").border_title = "My orders · c cancel · C all · a amend"
-        self.query_one(DepthLadder).focus()
+        self.ladder.focus()
         self.set_interval(1 / FLUSH_HZ, self.flush)
         self.set_interval(self.status_every, self.refresh_status)
         self.refresh_status()
@@ -148,11 +160,11 @@ class DexApp(App):
             if desk.market != self._shown_market:
                 self._show_market()
             if not desk.frozen:
-                self.query_one(DepthLadder).show(desk.ladder())
+                self.ladder.show(desk.ladder())
             desk.tape.update(desk.exchange, desk.market)
-            self.query_one(TradeTape).show(market, desk.tape.rows(desk.market))
-            self.query_one(OpenOrders).show(desk.blotter.rows(desk.exchange, self.peer.owner))
-            panel = self.query_one("#ladder-panel")
+            self.tape.show(market, desk.tape.rows(desk.market))
+            self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner))
+            panel = self.ladder_panel
             panel.set_class(desk.frozen, "-frozen")
             frozen = "  FROZEN (space)" if desk.frozen else ""
             panel.border_title = f"{desk.market}  {desk.depth} levels{frozen}"
@@ -162,22 +174,22 @@ class DexApp(App):
         self._shown_market = desk.market
         market = desk.current()
         assert market is not None
-        markets = self.query_one("#markets", OptionList)
+        markets = self.markets
         symbols = desk.markets()
         if [str(o.id) for o in markets.options] != symbols:
             shown = [desk.exchange.markets[s] for s in symbols]
             markets.set_options(Option(f"{m.symbol}  tick {m.tick}  lot {m.lot}", id=m.symbol)
                                 for m in shown)  # fmt: skip
         markets.highlighted = symbols.index(desk.market)
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         ticket.set_market(market.base)
         ticket.show_errors(check(desk.ticket, market))
         self.sub_title = self._sub_title()
 
     def refresh_status(self) -> None:
         self.status = status = self.peer.status()
-        self.query_one(PeersPanel).show(status)
-        banner = self.query_one("#banner", Static)
+        self.peers_panel.show(status)
+        banner = self.banner
         message = _banner_text(status)
         banner.update(message)
         banner.set_class(bool(message), "-shown")
@@ -191,14 +203,14 @@ class DexApp(App):
     # ------------------------------------------------------------------ ticket
 
     def action_side(self, side: str) -> None:
-        self.query_one(OrderTicket).set_side(side)
+        self.ticket.set_side(side)
 
     @on(OrderTicket.Changed)
     def _ticket_changed(self, event: OrderTicket.Changed) -> None:
         self.desk.ticket = event.form
         market = self.desk.current()
         if market is not None:
-            self.query_one(OrderTicket).show_errors(check(event.form, market))
+            self.ticket.show_errors(check(event.form, market))
 
     @on(OrderTicket.Send)
     def _send_ticket(self) -> None:
@@ -226,20 +238,20 @@ class DexApp(App):
         market = self.desk.exchange.markets.get(event.market)
         if market is None:
             return
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         ticket.set_price(market.price_text(event.price))
         ticket.query_one("#qty", Input).focus()
 
     def action_focus_ticket(self) -> None:
-        self.query_one(OrderTicket).query_one("#price", Input).focus()
+        self.ticket.query_one("#price", Input).focus()
 
     # ------------------------------------------------------------------ quick line
 
     def action_quick(self) -> None:
-        self.query_one("#quick", Input).focus()
+        self.quick.focus()
 
     def action_leave_input(self) -> None:
-        self.query_one(DepthLadder).focus()
+        self.ladder.focus()
 
     @on(Input.Submitted, "#quick")
     def _quick_line(self, event: Input.Submitted) -> None:
@@ -248,11 +260,12 @@ class DexApp(App):
             self.notify("no market yet: the peer has not joined a cluster", severity="error")
             return
         try:
-            step = parse_line(event.value, desk.exchange.markets, desk.market)
+            step = parse_line(event.value.removeprefix(":"), desk.exchange.markets, desk.market)
         except ScenarioError as error:
             self.notify(str(error), title="Quick order", severity="error", timeout=8)
             return
         event.input.value = ""
+        self.action_leave_input()  # so the next ':' (or b, s, c...) is a key again
         if isinstance(step, OrderStep):
             self.send(desk.order_command(step))
         elif isinstance(step, CancelAllStep):
@@ -261,10 +274,10 @@ class DexApp(App):
     # ------------------------------------------------------------------ orders
 
     def action_focus_orders(self) -> None:
-        self.query_one(OpenOrders).focus()
+        self.orders.focus()
 
     def action_cancel_selected(self) -> None:
-        row = self.query_one(OpenOrders).selected()
+        row = self.orders.selected()
         if row is None or not row.open or row.order_id is None:
             self.notify("select an open order first (o focuses the list)", severity="warning")
             return
@@ -284,7 +297,7 @@ class DexApp(App):
                          answered)  # fmt: skip
 
     def action_amend_selected(self) -> None:
-        row = self.query_one(OpenOrders).selected()
+        row = self.orders.selected()
         if row is None or not row.open or row.order_id is None:
             self.notify("select an open order first (o focuses the list)", severity="warning")
             return
@@ -345,7 +358,7 @@ class DexApp(App):
     def load_scenario(self, path: Path) -> None:
         """Check the whole file, then run it; an error names line and column, sends nothing."""
         desk = self.desk
-        status = self.query_one("#scenario-status", Static)
+        status = self.scenario_status
         if self.run_state is not None and not self.run_state.done:
             self.notify("a scenario is running: stop it first (x)", severity="warning")
             return
@@ -366,7 +379,7 @@ class DexApp(App):
 
     @work(group="scenario", exclusive=True)
     async def _run_scenario(self, run: ScenarioRun) -> None:
-        status = self.query_one("#scenario-status", Static)
+        status = self.scenario_status
 
         def progress(run: ScenarioRun) -> None:
             status.update(f"scenario {run.scenario.name}: {run.sent}/{run.total} lines  "

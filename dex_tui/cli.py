@@ -3,12 +3,18 @@
 Errors in the options or the data dir are one line on stderr and exit code 2. A headless
 peer prints ``dex: ready name=NAME api=HOST:PORT`` once its API answers, logs to stderr,
 and on SIGTERM or SIGINT leaves the cluster cleanly and exits 0 within 5 seconds.
+
+With the UI, the peer and the Textual app share one event loop: the peer is started first
+(so a bad data dir is still a one-line error before the screen is taken over), the app runs
+until the user quits (or SIGTERM), then the peer leaves the cluster. Logs would scribble
+over the screen, so they go to ``dex.log`` in the data dir instead of stderr.
 """
 
 import argparse
 import asyncio
 import gc
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -87,16 +93,53 @@ async def run_headless(config: PeerConfig) -> int:
     return 0
 
 
+async def run_tui(config: PeerConfig) -> int:
+    from .app import DexApp  # Textual loads only when there is a screen to draw
+
+    buffered = logging.handlers.MemoryHandler(capacity=100_000, flushLevel=logging.CRITICAL + 1)
+    logging.getLogger().addHandler(buffered)  # until the data dir, and so dex.log, is known
+    node = Node(config)
+    try:
+        await node.start()
+    except (DataDirError, StorageError) as exc:
+        logging.getLogger().removeHandler(buffered)
+        print(f"dex-tui: error: {exc}", file=sys.stderr)
+        return 2
+    assert node.data is not None
+    to_file = logging.FileHandler(node.data.path / "dex.log", encoding="utf-8")
+    to_file.setFormatter(logging.Formatter(LOG_FORMAT))
+    buffered.setTarget(to_file)
+    buffered.flush()
+    logging.getLogger().removeHandler(buffered)
+    logging.getLogger().addHandler(to_file)
+    app = DexApp(
+        node,
+        market=config.market,
+        scenario=config.scenario,
+        recent=node.data.path / "recent-scenarios",
+    )
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
+        asyncio.get_running_loop().add_signal_handler(sig, app.exit)
+    gc.freeze()
+    try:
+        await app.run_async()
+    finally:
+        logging.getLogger("dex").info("leaving the cluster")
+        await node.stop()
+    return 0
+
+
+LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
+
+
 def main(argv: list[str] | None = None) -> int:
     args, config = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
-    )
     gc.set_threshold(*GC_THRESHOLDS)
-    if not args.headless:
-        print("dex-tui: the terminal interface is not built yet: running the peer headless "
-              "(Ctrl-C to leave)", file=sys.stderr)  # fmt: skip
-    return run(run_headless(config))
+    if args.headless:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
+        return run(run_headless(config))
+    logging.getLogger().setLevel(logging.INFO)
+    return run(run_tui(config))
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:

@@ -207,10 +207,19 @@ def _what(command: Submit, market: Market) -> str:
 
 
 def _result(done: Done, market: Market) -> str:
-    filled = numbers.qty(market, done.filled_qty)
+    """ "filled 0.600 at avg 100.2", "partially filled: 0.2 at avg 100, 0.4 resting", ..."""
     if done.status == "rejected":
         return f"rejected: {done.reason}"
+    fills = ""
     if done.filled_qty:
         avg = avg_price(market, done.notional, done.filled_qty)
-        return f"{done.status.replace('_', ' ')}, {filled} filled at avg {avg}"
-    return done.status.replace("_", " ")
+        fills = f"{numbers.qty(market, done.filled_qty)} at avg {avg}"
+    rest = numbers.qty(market, done.remaining_qty)
+    if done.status == "filled":
+        return f"filled {fills}"
+    if done.status == "partially_filled":
+        return f"partially filled: {fills}, {rest} resting"
+    if done.status == "cancelled":
+        why = f" ({done.reason})" if done.reason else ""
+        return f"{fills + ', rest ' if fills else ''}cancelled{why}"
+    return done.status

@@ -1,0 +1,56 @@
+"""The terminal app over a :class:`LocalPeer` with a known book and a fixed clock.
+
+Pilot tests drive the app the way a user does (keys, clicks) and check both the screen's
+widgets and the engine underneath. ``settle`` polls a condition between pauses, so a test
+waits exactly as long as the app needs and never sleeps a fixed time.
+"""
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from dex_tui.app import DexApp
+from dex_tui.local import LocalPeer
+from engine import Submit
+
+CLOCK = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC: the tape's times in every test
+
+#: (side, price in ticks, qty in lots) resting for "bob" in BTC/USD (tick 0.1, lot 0.001)
+BOOK = (
+    ("buy", 1000, 1500),
+    ("buy", 999, 2500),
+    ("buy", 995, 300),
+    ("sell", 1002, 500),
+    ("sell", 1003, 700),
+    ("sell", 1005, 3000),
+)
+
+
+def book_peer(name: str = "alice") -> LocalPeer:
+    peer = LocalPeer(name)
+    for n, (side, price, qty) in enumerate(BOOK):
+        peer.apply(Submit("bob", "BTC/USD", side, "limit", price, qty, client_id=f"bob-{n}"))
+    peer.peers = [
+        {"name": "bob", "addr": "127.0.0.1:4001", "state": "voter", "last_seen_ms": 40},
+        {"name": "carol", "addr": "127.0.0.1:4002", "state": "learner", "last_seen_ms": 120},
+    ]
+    return peer
+
+
+def make_app(peer: LocalPeer | None = None, **kwargs) -> DexApp:
+    return DexApp(peer or book_peer(), clock=lambda: CLOCK, **kwargs)
+
+
+async def settle(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the app did not reach the expected state in time")
+        await pilot.pause(0.02)
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type ``text`` key by key (Pilot maps each character to its key)."""
+    await pilot.press(*text)
