@@ -94,19 +94,18 @@ class DexApp(App):
         yield Header()
         yield Static("", id="banner")
         with Horizontal(id="main"):
-            with Vertical(id="left"), Vertical(id="ladder-panel", classes="panel"):
+            with Vertical(id="ladder-panel", classes="panel"):
                 yield DepthLadder(id="ladder")
-            with Vertical(id="middle"):
-                with Vertical(id="tape-panel", classes="panel"):
-                    yield TradeTape(id="tape")
-                with Vertical(id="peers-panel", classes="panel"):
-                    yield PeersPanel(id="peers")
+            with Vertical(id="tape-panel", classes="panel"):
+                yield TradeTape(id="tape")
             with Vertical(id="right"):
                 yield OptionList(id="markets", classes="panel")
                 with Vertical(id="ticket-panel", classes="panel"):
                     yield OrderTicket(id="ticket")
                 with Vertical(id="orders-panel", classes="panel"):
                     yield OpenOrders(id="orders")
+                with Vertical(id="peers-panel", classes="panel"):
+                    yield PeersPanel(id="peers")
         yield Static("", id="scenario-status")
         yield Input(placeholder=": quick order, e.g. b 1.5 @ 100.25 ioc — Enter sends, Esc leaves",
                     id="quick", compact=True)  # fmt: skip

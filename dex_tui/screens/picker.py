@@ -29,9 +29,9 @@ class ScenarioPicker(ModalScreen[Path | None]):
         options: list[Option | None] = []
         if self.recent:
             options.append(Option("── recent ──", disabled=True))
-            options += [Option(str(p), id=f"r:{p}") for p in self.recent]
+            options += [Option(_shown(p), id=f"r:{p}") for p in self.recent]
         options.append(Option("── scenarios ──", disabled=True))
-        options += [Option(str(p), id=f"f:{p}") for p in self.files]
+        options += [Option(_shown(p), id=f"f:{p}") for p in self.files]
         with Vertical():
             yield Label("Load a scenario: pick a file, or type a path and press Enter")
             yield OptionList(*options, id="scenario-files")
@@ -52,3 +52,11 @@ class ScenarioPicker(ModalScreen[Path | None]):
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
+
+
+def _shown(path: Path) -> str:
+    """The path relative to where the app was started, when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

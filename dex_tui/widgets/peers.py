@@ -15,8 +15,8 @@ class PeersPanel(Static):
     def show(self, status: dict) -> None:
         head = Text.assemble(
             (status["name"], "bold"),
-            f"  {status['role']}\nterm {status['term']}  leader {status['leader'] or '—'}\n",
-            f"commit {status['commit_index']}  applied {status['applied_index']}\n",
+            f"  {status['role']}  term {status['term']}  leader {status['leader'] or '—'}\n",
+            f"commit {status['commit_index']}  applied {status['applied_index']}  ",
             ("digest ", "dim"),
             (status["digest"][:16], "cyan"),
         )

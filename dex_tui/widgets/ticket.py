@@ -83,11 +83,14 @@ class OrderTicket(Vertical):
         self._show_side()
 
     def show_errors(self, errors: dict[str, str]) -> None:
-        text = "\n".join(f"{field}: {reason}" for field, reason in errors.items())
+        """Say what is wrong with what was typed; an empty field only disables sending."""
+        typed = {"price": self.form.price, "qty": self.form.qty, "post_only": "x"}
+        shown = {field: why for field, why in errors.items() if typed.get(field, "").strip()}
+        text = "\n".join(f"{field}: {reason}" for field, reason in shown.items())
         self.query_one("#errors", Label).update(text)
         self.query_one("#send", Button).disabled = bool(errors)
         for field in ("price", "qty"):
-            self.query_one(f"#{field}", Input).set_class(field in errors, "-invalid")
+            self.query_one(f"#{field}", Input).set_class(field in shown, "-invalid")
 
     # ------------------------------------------------------------------ from the user
 
