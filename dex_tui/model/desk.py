@@ -169,7 +169,8 @@ class Desk:
         return await self._write(Cancel(self.peer.owner, order_id), f"cancel #{order_id}")
 
     async def cancel_all(self, market: str | None) -> Outcome:
-        return await self._write(CancelAll(self.peer.owner, market), f"cancel all in {market}")
+        where = market or "every market"
+        return await self._write(CancelAll(self.peer.owner, market), f"cancel all in {where}")
 
     async def amend(self, order_id: int, qty: str | None, price: str | None) -> Outcome:
         order = self.exchange.order(order_id)
