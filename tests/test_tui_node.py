@@ -1,0 +1,42 @@
+"""The app over a real embedded peer (``net.Node``): it founds a cluster, shows the markets
+the cluster creates, and an order typed on the quick line is committed through consensus,
+written to the peer's log, and shown in the ladder and the orders panel."""
+
+from dex_tui.app import DexApp
+from dex_tui.widgets.ladder import DepthLadder
+from net.config import PeerConfig, Timing
+from net.node import Node
+from net.storage import SqliteStorage
+from tests.tui_helpers import settle, type_text
+
+
+async def test_an_order_typed_in_the_app_is_committed_by_the_embedded_peer(tmp_path):
+    config = PeerConfig(name="solo", data_dir=tmp_path / "solo", discovery=False,
+                        timing=Timing(found_after=0.2))  # fmt: skip
+    node = Node(config)
+    await node.start()
+    try:
+        app = DexApp(node, market="ETH/USD", status_every=0.1)
+        async with app.run_test(size=(130, 40)) as pilot:
+            await settle(pilot, lambda: app.desk.market == "ETH/USD", timeout=10)
+            await settle(pilot, lambda: (app.status or {}).get("role") == "leader", timeout=10)
+            await pilot.press("colon")
+            await type_text(pilot, "b 2.5 @ 1999.99 post")
+            await pilot.press("enter")
+            await settle(pilot, lambda: bool(node.exchange.open_orders("solo")), timeout=10)
+            [order] = node.exchange.open_orders("solo")
+            assert (order.market, order.price, order.qty, order.post_only) == (
+                "ETH/USD", 199999, 250, True)  # fmt: skip
+            ladder = app.query_one(DepthLadder)
+            await settle(pilot, lambda: ladder.ladder is not None and ladder.ladder.bids[0])
+            best = ladder.ladder.bids[0]
+            assert (best.price, best.qty, best.own) == (199999, 250, True)
+            assert any("resting" in n.message for n in app._notifications)
+        committed = node.machine.applied_index
+    finally:
+        await node.stop()
+    storage = SqliteStorage(tmp_path / "solo")
+    try:
+        assert storage.last_index() >= committed  # the order is in the durable log
+    finally:
+        storage.close()
