@@ -214,7 +214,7 @@ class Exchange:
         else:
             order.status = PARTIALLY_FILLED if order.filled else RESTING
             own.rest(order)
-            order.account.open[order.order_id] = order
+            order.account.add_open(order)
         self._finish(order, reason, fills, events)
 
     def _match(
@@ -257,7 +257,7 @@ class Exchange:
                         maker.level = None
                         level.qty -= maker.remaining
                         level.count -= 1
-                        del maker.account.open[maker.order_id]
+                        maker.account.remove_open(maker)
                         self._cancel_order(maker, CANCEL_SELF_TRADE, index, events)
                     if stp != "cancel_maker":  # cancel_taker, cancel_both
                         stopped = True
@@ -301,7 +301,7 @@ class Exchange:
                     maker.live = False
                     maker.level = None
                     maker.status = FILLED
-                    del maker.account.open[maker.order_id]
+                    maker.account.remove_open(maker)
                     self._retire(maker)
                     if level.count == 0:
                         break
@@ -365,9 +365,7 @@ class Exchange:
             )
             return
         account = self.owners.get(cmd.owner)
-        owned = {} if account is None else account.open
-        for order_id in sorted(owned):
-            order = owned[order_id]
+        for order in [] if account is None else account.open_by_id():
             if cmd.market is None or order.market == cmd.market:
                 self._unlink(order)
                 self._cancel_order(order, CANCEL_USER, index, events)
@@ -466,7 +464,7 @@ class Exchange:
         """Take a live order out of its book and its owner's open orders."""
         book = self.markets[order.market].book
         (book.bids if order.side == "buy" else book.asks).unlink(order)
-        del order.account.open[order.order_id]
+        order.account.remove_open(order)
 
     def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
         """Finish an order already out of the book as cancelled."""
@@ -538,10 +536,8 @@ class Exchange:
     def open_orders(self, owner: str, market: str | None = None) -> list[OrderView]:
         """The owner's resting orders, oldest first."""
         account = self.owners.get(owner)
-        owned = {} if account is None else account.open
-        return [
-            owned[i].view() for i in sorted(owned) if market is None or owned[i].market == market
-        ]
+        owned = [] if account is None else account.open_by_id()
+        return [order.view() for order in owned if market is None or order.market == market]
 
     def recent_trades(self, symbol: str, since: int = 0, limit: int = 100) -> list[Trade]:
         """Remembered trades of a market with ``trade_id > since``, oldest first."""

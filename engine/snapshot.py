@@ -180,7 +180,7 @@ def load(data: object, exchange: "Exchange") -> None:
                     order = _resting(order_row, exchange, market, side.is_bid)
                     side.rest(order)
                     exchange.orders[order.order_id] = order
-                    order.account.open[order.order_id] = order
+                    order.account.add_open(order)
             market.trades.extend(_trade(t) for t in trades)
         for row in finished:
             order = _order(row, exchange)
