@@ -168,6 +168,10 @@ class DexApp(App):
             frozen = "  FROZEN (space)" if desk.frozen else ""
             panel.border_title = f"{desk.market}  {desk.depth} levels{frozen}"
 
+    def on_resize(self) -> None:
+        # lines for the ladder: the screen less header, status, quick line, footer, border
+        self.desk.fit_depth(self.size.height - 6)  # drawn on the next refresh tick
+
     def _show_market(self) -> None:
         desk = self.desk
         self._shown_market = desk.market

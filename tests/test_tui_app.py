@@ -334,6 +334,9 @@ async def test_space_freezes_the_ladder_and_grouping_and_depth_change_it():
         await settle(pilot, lambda: ladder.ladder.group == 2)
         bids = [(lvl.price, lvl.qty) for lvl in ladder.ladder.bids[:3]]
         assert bids == [(1000, 1600), (998, 2500), (994, 300)]  # bids floor to the bucket
+        assert ladder.rows == 15  # as many as fit in 40 lines
         await pilot.press("right_square_bracket")
-        await settle(pilot, lambda: ladder.rows == 15)
-        assert ladder.size.height == 2 * 15 + 2
+        await settle(pilot, lambda: ladder.rows == 20)
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await settle(pilot, lambda: ladder.rows == 10)
+        assert ladder.size.height == 2 * 10 + 2

@@ -54,3 +54,31 @@ async def settle(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5
 async def type_text(pilot: Pilot, text: str) -> None:
     """Type ``text`` key by key (Pilot maps each character to its key)."""
     await pilot.press(*text)
+
+
+def trading_peer() -> LocalPeer:
+    """The book plus two orders of alice's own (the screens of the snapshots and README)."""
+    peer = book_peer()
+    peer.apply(Submit("alice", "BTC/USD", "buy", "limit", 998, 400, client_id="mine-1"))
+    peer.apply(Submit("alice", "BTC/USD", "sell", "limit", 1005, 250, client_id="mine-2"))
+    return peer
+
+
+def cut_off_peer() -> LocalPeer:
+    """A trading peer on the minority side of a partition."""
+    peer = trading_peer()
+    peer.quorum = False
+    peer.peers = [
+        {"name": name, "addr": addr, "state": "voter, unreachable", "last_seen_ms": seen}
+        for name, addr, seen in (("bob", "127.0.0.1:4001", 5300), ("carol", "127.0.0.1:4002", 5210))
+    ]
+    return peer
+
+
+async def trade_live(pilot: Pilot) -> None:
+    """Two trades after start, so the tape shows times, ticks and an own fill."""
+    peer = pilot.app.peer
+    peer.apply(Submit("carol", "BTC/USD", "buy", "limit", 1002, 200, client_id="c1"))
+    await pilot.pause(0.1)
+    peer.apply(Submit("alice", "BTC/USD", "sell", "market", None, 300, "ioc", client_id="a1"))
+    await pilot.pause(0.2)

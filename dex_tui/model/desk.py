@@ -73,6 +73,7 @@ class Desk:
         self._count = 0
         self.ticket = TicketForm()
         self.depth = 10  # levels per side
+        self.depth_chosen = False  # until the user picks a depth, it follows the screen
         self.group = 1  # ticks per ladder row
         self.frozen = False
         self.tape = Tape("", clock)  # its owner is known once the peer has started
@@ -120,7 +121,15 @@ class Desk:
 
     def redepth(self, delta: int) -> None:
         self.depth = step(DEPTHS, self.depth, delta)
+        self.depth_chosen = True
         self.settings_version += 1
+
+    def fit_depth(self, lines: int) -> None:
+        """The most levels per side that fit in ``lines`` (until the user chooses)."""
+        fitting = [d for d in DEPTHS if 2 * d + 2 <= lines] or [DEPTHS[0]]
+        if not self.depth_chosen and fitting[-1] != self.depth:
+            self.depth = fitting[-1]
+            self.settings_version += 1
 
     def toggle_freeze(self) -> None:
         self.frozen = not self.frozen

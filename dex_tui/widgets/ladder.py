@@ -28,7 +28,6 @@ class DepthLadder(Widget, can_focus=True):
         "ladder--bid",
         "ladder--ask-bar",
         "ladder--bid-bar",
-        "ladder--own",
         "ladder--mid",
         "ladder--empty",
     }
@@ -39,7 +38,6 @@ class DepthLadder(Widget, can_focus=True):
     DepthLadder .ladder--bid { color: $success; }
     DepthLadder .ladder--ask-bar { background: $error 25%; }
     DepthLadder .ladder--bid-bar { background: $success 25%; }
-    DepthLadder .ladder--own { text-style: bold reverse; }
     DepthLadder .ladder--mid { color: $warning; text-style: bold; }
     DepthLadder .ladder--empty { color: $text-disabled; }
     """
@@ -100,8 +98,8 @@ class DepthLadder(Widget, can_focus=True):
         ).ljust(width)[:width]
         side = "ladder--ask" if is_ask else "ladder--bid"
         price_style = self.get_component_rich_style(side)
-        if level.own:
-            price_style += self.get_component_rich_style("ladder--own")
+        if level.own:  # the side's colour as a background: own levels stand out, still red/green
+            price_style += Style(bold=True, reverse=True)
         bar_bg = self.get_component_rich_style(f"{side}-bar").bgcolor
         bar = round(width * level.cum / ladder.max_cum) if ladder.max_cum else 0
         base = self.rich_style

@@ -5,6 +5,7 @@ import time
 from collections.abc import Sequence
 
 from rich.segment import Segment
+from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -18,12 +19,11 @@ ARROWS = {1: "↑", -1: "↓", 0: " "}
 
 
 class TradeTape(Widget):
-    COMPONENT_CLASSES = {"tape--header", "tape--buy", "tape--sell", "tape--own", "tape--time"}
+    COMPONENT_CLASSES = {"tape--header", "tape--buy", "tape--sell", "tape--time"}
     DEFAULT_CSS = """
     TradeTape .tape--header { color: $text-muted; text-style: bold; }
     TradeTape .tape--buy { color: $success; }
     TradeTape .tape--sell { color: $error; }
-    TradeTape .tape--own { text-style: bold; }
     TradeTape .tape--time { color: $text-muted; }
     """
 
@@ -49,7 +49,7 @@ class TradeTape(Widget):
         stamp = time.strftime("%H:%M:%S", time.localtime(row.time)) if row.time else "--:--:--"
         side_style = self.get_component_rich_style(f"tape--{row.aggressor}")
         if row.own:
-            side_style += self.get_component_rich_style("tape--own")
+            side_style += Style(bold=True)
         mark = "●" if row.own else " "
         body = (
             f"{numbers.price(market, row.price):>10} {numbers.qty(market, row.qty):>10}"
