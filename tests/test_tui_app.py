@@ -2,6 +2,7 @@
 screen's widgets and in the engine underneath."""
 
 import asyncio
+from pathlib import Path
 
 from textual.widgets import Button, Input, Label, OptionList, Static
 
@@ -17,6 +18,7 @@ from engine import Submit
 from tests.tui_helpers import CLOCK, book_peer, make_app, settle, type_text
 
 SIZE = (130, 40)
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def open_orders(app, owner="alice"):
@@ -340,3 +342,22 @@ async def test_space_freezes_the_ladder_and_grouping_and_depth_change_it():
         await pilot.press("left_square_bracket", "left_square_bracket")
         await settle(pilot, lambda: ladder.rows == 10)
         assert ladder.size.height == 2 * 10 + 2
+
+
+async def test_a_scenario_given_at_start_runs_once_the_app_is_up():
+    app = make_app(scenario=SCENARIOS / "market_sweep.txt")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, lambda: app.run_state is not None and app.run_state.done, timeout=20)
+        assert app.run_state.error is None and app.run_state.sent == app.run_state.total
+
+
+async def test_a_scenario_loads_from_the_command_palette():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "Load scenario: partial_fill")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.run_state is not None and app.run_state.done, timeout=20)
+        assert app.run_state.scenario.name.startswith("partial_fill_walk")
