@@ -49,7 +49,7 @@ class DexApp(App):
     BINDINGS = [
         Binding("b", "side('buy')", "Buy side", id="buy"),
         Binding("s", "side('sell')", "Sell side", id="sell"),
-        Binding("colon", "quick", "Quick order", key_display=":", id="quick"),
+        Binding("colon", "quick", "Quick order", key_display=":", id="quick", priority=True),
         Binding("escape", "leave_input", "Leave input", show=False, id="leave"),
         Binding("t", "focus_ticket", "Ticket", id="ticket"),
         Binding("space", "freeze", "Freeze ladder", key_display="space", id="freeze"),
@@ -87,6 +87,7 @@ class DexApp(App):
         self.run_state: ScenarioRun | None = None
         self._shown: tuple | None = None  # what the panels show: (index, settings, blotter)
         self._shown_market = ""
+        self.main_screen: Screen | None = None  # the screen the panels are on (set at mount)
 
     # ------------------------------------------------------------------ layout
 
@@ -114,6 +115,7 @@ class DexApp(App):
     def on_mount(self) -> None:
         # Held, not queried: a modal on top would hide them from query_one, and the refresh
         # ticks may fire while the app is closing.
+        self.main_screen = self.screen
         self.ladder = self.query_one(DepthLadder)
         self.tape = self.query_one(TradeTape)
         self.orders = self.query_one(OpenOrders)
@@ -128,7 +130,7 @@ class DexApp(App):
         self.query_one("#peers-panel").border_title = "Cluster"
         self.query_one("#markets").border_title = "Markets"
         self.query_one("#ticket-panel").border_title = "Order ticket"
-        self.query_one("#orders-panel").border_title = "My orders · c cancel · C all · a amend"
+        self.query_one("#orders-panel").border_subtitle = "c cancel · C all · a amend"
         self.ladder.focus()
         self.set_interval(1 / FLUSH_HZ, self.flush)
         self.set_interval(self.status_every, self.refresh_status)
@@ -162,7 +164,7 @@ class DexApp(App):
                 self.ladder.show(desk.ladder())
             desk.tape.update(desk.exchange, desk.market)
             self.tape.show(market, desk.tape.rows(desk.market))
-            self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner))
+            self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner, desk.market))
             panel = self.ladder_panel
             panel.set_class(desk.frozen, "-frozen")
             frozen = "  FROZEN (space)" if desk.frozen else ""
@@ -188,6 +190,7 @@ class DexApp(App):
         ticket.set_market(market.base)
         ticket.show_errors(check(desk.ticket, market))
         self.sub_title = self._sub_title()
+        self.query_one("#orders-panel").border_title = f"My orders in {desk.market}"
 
     def refresh_status(self) -> None:
         self.status = status = self.peer.status()
@@ -249,6 +252,11 @@ class DexApp(App):
         self.ticket.query_one("#price", Input).focus()
 
     # ------------------------------------------------------------------ quick line
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quick":  # ':' opens the quick line from the main screen (the ticket's
+            return self.screen is self.main_screen  # fields let it through); not in dialogs
+        return True
 
     def action_quick(self) -> None:
         self.quick.focus()

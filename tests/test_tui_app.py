@@ -361,3 +361,17 @@ async def test_a_scenario_loads_from_the_command_palette():
         await pilot.press("enter")
         await settle(pilot, lambda: app.run_state is not None and app.run_state.done, timeout=20)
         assert app.run_state.scenario.name.startswith("partial_fill_walk")
+
+
+async def test_colon_opens_the_quick_line_from_a_field_but_types_in_a_dialog():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("t", "1", "colon")
+        assert app.focused is app.query_one("#quick", Input)
+        assert app.query_one(OrderTicket).form.price == "1"
+        await pilot.press("escape", "ctrl+o")
+        await settle(pilot, lambda: isinstance(app.screen, ScenarioPicker))
+        path = app.screen.query_one("#scenario-path", Input)
+        path.focus()
+        await type_text(pilot, "c:x")
+        assert path.value == "c:x"

@@ -181,10 +181,12 @@ def test_blotter_shows_pending_then_only_finished_outcomes():
     command = Submit("alice", BTC, "buy", "limit", 990, 100, client_id="x1")
     blotter.sent(command, MARKET)
     exchange = exchange_with([])
-    [row] = blotter.rows(exchange, "alice")
-    assert (row.key, row.status, row.price, row.qty) == ("cx1", "pending", "99.0", "0.100")
+    [row] = blotter.rows(exchange, "alice", BTC)
+    assert (row.key, row.status, row.price, row.qty, row.left) == (
+        "cx1", "pending", "99.0", "0.100", "0.100")  # fmt: skip
+    assert blotter.rows(exchange, "alice", "ETH/USD") == []
     blotter.resolved("x1", None, "ERR_NO_QUORUM")
-    [row] = blotter.rows(exchange, "alice")
+    [row] = blotter.rows(exchange, "alice", BTC)
     assert (row.status, row.note) == ("failed", "ERR_NO_QUORUM")
 
 

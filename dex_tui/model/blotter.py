@@ -26,6 +26,7 @@ class OrderRow:
     price: str  # fixed decimals, or "market"
     qty: str
     filled: str
+    left: str  # remaining quantity, open or not
     status: str  # pending / resting / partially_filled / filled / cancelled / rejected / failed
     note: str = ""
 
@@ -57,12 +58,14 @@ class Blotter:
         elif done.status not in ("resting", "partially_filled"):  # else: open, in the engine
             row = _row(command, market, done.status, done.order_id, done.reason or "")
             filled = numbers.qty(market, done.filled_qty)
-            self.finished.appendleft(replace(row, filled=filled))
+            self.finished.appendleft(replace(row, filled=filled))  # left: 0, it is finished
 
-    def rows(self, exchange: Exchange, owner: str) -> list[OrderRow]:
-        pending = [_row(cmd, market, "pending", None) for cmd, market in self.pending.values()]
+    def rows(self, exchange: Exchange, owner: str, market: str) -> list[OrderRow]:
+        """The trader's orders in ``market``: pending, then open, then recently finished."""
+        pending = [_row(cmd, m, "pending", None) for cmd, m in self.pending.values()]
         live = [_open_row(exchange.markets[o.market], o) for o in exchange.open_orders(owner)]
-        return pending + live + list(self.finished)
+        rows = pending + live + list(self.finished)
+        return [row for row in rows if row.market == market]
 
 
 def _row(
@@ -78,6 +81,7 @@ def _row(
         price,
         numbers.qty(market, command.qty),
         numbers.qty(market, 0),
+        numbers.qty(market, command.qty if status == "pending" else 0),
         status,
         note,
     )
@@ -93,5 +97,6 @@ def _open_row(market: Market, order: OrderView) -> OrderRow:
         price,
         numbers.qty(market, order.qty),
         numbers.qty(market, order.filled_qty),
+        numbers.qty(market, order.remaining_qty),
         order.status,
     )

@@ -8,7 +8,7 @@ from textual.widgets import DataTable
 
 from ..model.blotter import OrderRow
 
-COLUMNS = ("id", "mkt", "side", "price", "qty", "filled", "status")
+COLUMNS = ("id", "side", "price", "qty", "filled", "left", "status")
 
 
 class OpenOrders(DataTable):
@@ -53,5 +53,4 @@ def _cells(row: OrderRow) -> tuple[str, ...]:
     if row.note:
         status = f"{status}: {row.note}"
     ident = "…" if row.order_id is None else str(row.order_id)
-    base = row.market.split("/")[0]
-    return (ident, base, row.side, row.price, row.qty, row.filled, status)
+    return (ident, row.side, row.price, row.qty, row.filled, row.left, status)

@@ -17,6 +17,14 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 from ..model.ticket import TIFS, TicketForm
 
 
+class AmountInput(Input):
+    """A price or size field. It never takes ':' (no amount has one), so ':' still opens
+    the quick order line while a field has focus."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character != ":" and super().check_consume_key(key, character)
+
+
 class OrderTicket(Vertical):
     DEFAULT_CSS = """
     OrderTicket { height: auto; padding: 0 1; }
@@ -53,10 +61,10 @@ class OrderTicket(Vertical):
                          allow_blank=False, id="type", compact=True)  # fmt: skip
         with Horizontal():
             yield Label("price", classes="field-label")
-            yield Input(placeholder="limit price", id="price", compact=True)
+            yield AmountInput(placeholder="limit price", id="price", compact=True)
         with Horizontal():
             yield Label("qty", classes="field-label")
-            yield Input(placeholder="quantity", id="qty", compact=True)
+            yield AmountInput(placeholder="quantity", id="qty", compact=True)
         with Horizontal():
             yield Select([(t, t) for t in TIFS], value="gtc", allow_blank=False, id="tif",
                          compact=True)  # fmt: skip
