@@ -18,17 +18,17 @@ async def test_an_order_typed_in_the_app_is_committed_by_the_embedded_peer(tmp_p
     try:
         app = DexApp(node, market="ETH/USD", status_every=0.1)
         async with app.run_test(size=(130, 40)) as pilot:
-            await settle(pilot, lambda: app.desk.market == "ETH/USD", timeout=10)
-            await settle(pilot, lambda: (app.status or {}).get("role") == "leader", timeout=10)
+            await settle(pilot, lambda: app.desk.market == "ETH/USD", 20, "the founded markets")
+            await settle(pilot, lambda: (app.status or {}).get("role") == "leader", 20, "leader")
             await pilot.press("colon")
             await type_text(pilot, "b 2.5 @ 1999.99 post")
             await pilot.press("enter")
-            await settle(pilot, lambda: bool(node.exchange.open_orders("solo")), timeout=10)
+            await settle(pilot, lambda: bool(node.exchange.open_orders("solo")), 20, "the order")
             [order] = node.exchange.open_orders("solo")
             assert (order.market, order.price, order.qty, order.post_only) == (
                 "ETH/USD", 199999, 250, True)  # fmt: skip
             ladder = app.query_one(DepthLadder)
-            await settle(pilot, lambda: ladder.ladder is not None and ladder.ladder.bids[0])
+            await settle(pilot, lambda: ladder.ladder is not None and ladder.ladder.bids[0], 20)
             best = ladder.ladder.bids[0]
             assert (best.price, best.qty, best.own) == (199999, 250, True)
             assert any("resting" in n.message for n in app._notifications)

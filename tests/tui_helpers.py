@@ -42,12 +42,14 @@ def make_app(peer: LocalPeer | None = None, **kwargs) -> DexApp:
     return DexApp(peer or book_peer(), clock=lambda: CLOCK, **kwargs)
 
 
-async def settle(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def settle(
+    pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0, what: str = ""
+) -> None:
     """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("the app did not reach the expected state in time")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
         await pilot.pause(0.02)
 
 
