@@ -1,0 +1,162 @@
+"""Three dex-tui terminals in tmux, used as a person would: keys in, screen text out.
+
+Each terminal runs the real ``dex-tui`` (peer and Textual app in one process) in its own
+tmux session on a private tmux server, on loopback without zeroconf. Orders are typed into
+the quick order line of two terminals; the third, where nobody typed, must show the same
+depth ladder and trade tape, read off its screen. The digests agree through the RPC, and
+``q`` quits each terminal with exit status 0 within 5 seconds.
+"""
+
+import shlex
+import sys
+from pathlib import Path
+
+from cluster_helpers import until
+from grenache_helpers import free_port
+from tmux_helpers import (
+    LevelRow,
+    TmuxTerminal,
+    TradeRow,
+    kill_server,
+    ladder_has_focus,
+    ladder_rows,
+    need_tmux,
+    private_socket,
+    tape_rows,
+)
+
+from net.rpc.client import RpcClient
+
+ROOT = Path(__file__).resolve().parent.parent
+DEX_TUI = Path(sys.executable).parent / "dex-tui"
+
+
+class Terminal:
+    """A dex-tui in a tmux session, with an RPC client on its API port."""
+
+    def __init__(self, socket: str, name: str, data: Path, seed: int | None) -> None:
+        self.name = name
+        self.data = data
+        self.port = free_port()
+        self.tty = TmuxTerminal(socket, name)
+        self.rpc = RpcClient("127.0.0.1", self.port, timeout=5.0)
+        args = ["--name", name, "--data-dir", str(data), "--no-discovery",
+                "--api-port", str(self.port)]  # fmt: skip
+        if seed is not None:
+            args += ["--peer", f"127.0.0.1:{seed}"]
+        self.command = f"cd {shlex.quote(str(ROOT))} && exec {shlex.quote(str(DEX_TUI))} " + (
+            shlex.join(args)
+        )
+
+    def start(self) -> None:
+        self.tty.start(self.command, {"COLORTERM": "truecolor"})
+
+    def order(self, line: str, shows: str) -> None:
+        """Type ``line`` in the quick order line, send it, and wait until the screen
+        ``shows`` its effect and the ladder has the focus again."""
+        tty = self.tty
+        tty.wait_for(ladder_has_focus, 10)
+        tty.press(":")
+        tty.wait_for(lambda s: not ladder_has_focus(s), 5)  # the quick line has the focus
+        tty.type(line)
+        tty.wait_for(lambda s: line in s.splitlines()[-2], 5)
+        tty.press("Enter")
+        tty.wait_for(lambda s: shows in s and ladder_has_focus(s), 10)
+
+    def log(self) -> str:
+        path = self.data / "dex.log"
+        text = path.read_text(errors="replace")[-3000:] if path.exists() else "(no dex.log)"
+        try:
+            screen, status = self.tty.screen(), self.tty.exit_status()
+        except RuntimeError as gone:  # the session is gone
+            screen, status = str(gone), None
+        return f"--- {self.name} (exit status {status})\n{text}\n{screen}"
+
+
+async def voters(term: Terminal, count: int, terms: list[Terminal]) -> bool:
+    for other in terms:  # fail at once, not at the deadline, when a dex-tui died
+        if not other.tty.running():
+            raise AssertionError(f"{other.name} exited with status {other.tty.exit_status()}")
+    status = await term.rpc.call({"op": "status"})
+    return len(status["voters"]) == count  # type: ignore[index]
+
+
+def view(term: Terminal, levels: list[LevelRow], trades: list[TradeRow]) -> tuple:
+    """The terminal's ladder and tape once they show ``levels`` and ``trades`` (own marks
+    and tick arrows aside, which differ per trader); the parsed view is returned."""
+
+    def parsed(screen: str) -> tuple:
+        ladder, mid = ladder_rows(screen)
+        tape = tape_rows(screen)
+        return ([(r.side, r.price, r.size, r.total, r.count) for r in ladder], mid,
+                [(t.price, t.size, t.arrow) for t in tape], ladder, tape)  # fmt: skip
+
+    want = [(r.side, r.price, r.size, r.total, r.count) for r in levels]
+    want_tape = [(t.price, t.size, t.arrow) for t in trades]
+    screen = term.tty.wait_for(lambda s: parsed(s)[0] == want and parsed(s)[2] == want_tape, 10)
+    return parsed(screen)
+
+
+async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
+    need_tmux()
+    socket = private_socket("dex-tui-test")
+    terms: list[Terminal] = []
+    try:
+        a = Terminal(socket, "A", tmp_path / "A", None)
+        terms.append(a)
+        a.start()
+        await until(lambda: voters(a, 1, terms), 20, "A to found a cluster")
+        b = Terminal(socket, "B", tmp_path / "B", a.port)
+        c = Terminal(socket, "C", tmp_path / "C", a.port)
+        terms += [b, c]
+        b.start()
+        c.start()
+        for term in terms:
+            await until(lambda t=term: voters(t, 3, terms), 30, f"{term.name} to see 3 voters")
+
+        a.order("b 1 @ 100", "▶       100.0       1.000")
+        a.order("b 0.5 @ 99.9", "▶        99.9       0.500")
+        b.order("s 0.3 @ 100 ioc", "100.0      0.300")
+        b.order("s 2 @ 100.5", "▶       100.5       2.000")
+        a.order("b 0.25 @ 100.5 ioc", "100.5      0.250")
+
+        levels = [
+            LevelRow("ask", "100.5", "1.750", "1.750", 1, False),
+            LevelRow("bid", "100.0", "0.700", "0.700", 1, False),
+            LevelRow("bid", "99.9", "0.500", "1.200", 1, False),
+        ]
+        trades = [TradeRow("100.5", "0.250", "↑", False), TradeRow("100.0", "0.300", " ", False)]
+        views = {t.name: view(t, levels, trades) for t in terms}
+        # C, where nobody typed, shows what A and B show, row for row.
+        assert views["C"][:3] == views["A"][:3] == views["B"][:3]
+        assert "spread 0.5" in views["C"][1] and "last 100.5" in views["C"][1]
+        # Own marks: A's bids, B's ask, nothing of C's; own trades: A and B took part in both.
+        assert [r.own for r in views["A"][3]] == [False, True, True]
+        assert [r.own for r in views["B"][3]] == [True, False, False]
+        assert not any(r.own for r in views["C"][3])
+        assert [t.own for t in views["A"][4]] == [True, True]
+        assert [t.own for t in views["B"][4]] == [True, True]
+        assert not any(t.own for t in views["C"][4])
+
+        digests: list[dict] = []
+
+        async def same_digest() -> bool:
+            digests[:] = [await t.rpc.call({"op": "digest"}) for t in terms]  # type: ignore[misc]
+            return len({(d["index"], d["digest"]) for d in digests}) == 1
+
+        await until(same_digest, 10, "equal digests at an equal index")
+
+        for term in terms:
+            await term.rpc.close()
+        for term in (c, b, a):  # the founder last: the others leave a cluster with quorum
+            term.tty.press("q")
+            assert term.tty.wait_exit(5) == 0, term.log()
+    except BaseException:
+        for term in terms:
+            print(term.log())
+        raise
+    finally:
+        for term in terms:
+            await term.rpc.close()
+            term.tty.close()
+        kill_server(socket)
