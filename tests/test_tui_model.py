@@ -230,3 +230,15 @@ async def test_desk_rejections_are_outcomes_not_errors():
     outcome = await desk.submit(command)
     assert not outcome.ok and outcome.text.startswith("buy 0.100 BTC/USD @ 100.1: rejected: ")
     assert peer.exchange.open_orders("alice") == []
+
+
+def test_the_wanted_market_is_shown_even_when_it_appears_after_another():
+    peer = LocalPeer("alice")
+    early = Exchange()
+    early.apply(FOUNDING_MARKETS[0], 1)  # only BTC/USD exists yet
+    peer._exchange, later = early, peer.exchange
+    desk = Desk(peer, "eth/usd")
+    assert desk.ensure_market() and desk.market == BTC
+    peer._exchange = later  # now ETH/USD exists too
+    assert desk.ensure_market() and desk.market == "ETH/USD"
+    assert desk.switch(BTC) and desk.ensure_market() and desk.market == BTC  # the user's choice

@@ -93,24 +93,35 @@ class Desk:
         return self.exchange.markets.get(self.market)
 
     def ensure_market(self) -> bool:
-        """Pick the market to show once markets exist (the wanted one, else the first)."""
-        if self.market in self.exchange.markets:
-            return True
-        symbols = self.markets()
-        if not symbols:
-            return False
+        """Pick the market to show once markets exist: the wanted one (``--market``) as soon
+        as it exists, which may be after others (markets are created one command at a time),
+        else the first."""
+        markets = self.exchange.markets
         wanted = (self.wanted_market or "").upper()
-        self.market = wanted if wanted in symbols else symbols[0]
-        self.tape.owner = self.peer.owner
-        self.settings_version += 1
+        if wanted in markets:
+            self.wanted_market = None
+            if self.market != wanted:
+                self._show(wanted)
+            return True
+        if self.market in markets:
+            return True
+        if not markets:
+            return False
+        self._show(self.markets()[0])
         return True
 
-    def switch(self, symbol: str) -> bool:
-        if symbol not in self.exchange.markets or symbol == self.market:
-            return False
+    def _show(self, symbol: str) -> None:
         self.market = symbol
+        self.tape.owner = self.peer.owner
         self.ticket = TicketForm(side=self.ticket.side)
         self.settings_version += 1
+
+    def switch(self, symbol: str) -> bool:
+        """Show ``symbol`` (the user's choice: it overrides ``--market`` from then on)."""
+        self.wanted_market = None
+        if symbol not in self.exchange.markets or symbol == self.market:
+            return False
+        self._show(symbol)
         return True
 
     # ------------------------------------------------------------------ ladder settings
