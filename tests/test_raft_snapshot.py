@@ -2,7 +2,7 @@
 
 from raft_helpers import Cluster
 
-from net.raft import MT, ConfChange, ConfChangeType
+from net.raft import MT, ConfChange, ConfChangeType, Msg
 
 
 def _snapshot_and_compact(c: Cluster, node: int) -> int:
@@ -66,3 +66,40 @@ def test_snapshot_older_than_the_commit_index_is_ignored() -> None:
     rd = follower.ready()
     assert rd.snapshot is None
     assert [(m.type, m.index) for m in rd.messages] == [(MT.APP_RESP, follower.commit_index)]
+
+
+def test_snapshot_of_an_entry_already_held_acks_only_what_it_proves() -> None:
+    """A follower holding the snapshot's last entry keeps its log (etcd: fast-forward commit)
+    but may hold a suffix from an old term past it: its reply must not claim that suffix
+    (etcd replies its commit index), or the leader counts it towards a commit."""
+    # node 2 led term 2 and wrote three entries after the last one every node shares
+    c = Cluster.with_logs({1: [1, 1], 2: [1, 1, 2, 2, 2], 3: [1, 1]}, term=2)
+    shared = c.stores[1].last_index()
+    c.isolate(2)
+    leader = c.elect(1)  # term 3, with node 3's vote; the no-op commits with node 3
+    assert leader.commit_index == shared + 1
+    c.isolate(3)
+    for n in range(3):
+        leader.propose(b"t3-%d" % n)  # only on the leader: uncommitted
+    c.stabilize()
+    assert leader.commit_index == shared + 1 and leader.last_index() == shared + 4
+    snap = c.stores[1].create_snapshot(shared, leader.conf, b"state")
+    follower = c.cores[2]
+    assert follower.last_index() == shared + 3 and follower.term_at(shared) == 1
+    follower.step(
+        Msg(MT.SNAP, 1, 2, leader.term, shared, 1, snap=snap.meta, data=snap.data, done=True)
+    )
+    rd = follower.ready()
+    assert rd.snapshot is None  # it holds (shared, 1): nothing to install, the log is kept
+    assert follower.last_index() == shared + 3 and follower.commit_index == shared
+    assert [(m.type, m.index) for m in rd.messages] == [(MT.APP_RESP, shared)]
+    follower.advance()
+    leader.step(rd.messages[0])
+    c.process(1)
+    assert leader.commit_index == shared + 1  # the leader's term-3 entries are on it alone
+    c.heal()
+    c.stabilize()
+    c.tick_all(3)
+    tail = [c.stores[n].entries(shared + 1, shared + 5, 1 << 20) for n in (1, 2)]
+    assert tail[0] == tail[1] and tail[1].terms == (3, 3, 3, 3)  # the old suffix is replaced
+    assert c.cores[2].commit_index == leader.commit_index == shared + 4

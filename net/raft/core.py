@@ -698,16 +698,22 @@ class RaftCore:
             self._send(Msg(MT.SNAP_RESP, self.id, m.frm, self.term, m.index, offset=len(inc.data)))
             return
         self._incoming = None
-        self._restore(Snapshot(inc.meta, bytes(inc.data)))
-        self._send(Msg(MT.APP_RESP, self.id, m.frm, self.term, index=log.last_index()))
+        restored = self._restore(Snapshot(inc.meta, bytes(inc.data)))
+        # after a restore our log ends at the snapshot; when we held its last entry already,
+        # our suffix past it may be an old term's that the leader never had: acknowledge only
+        # the commit index, which is known to match (etcd's handleSnapshot)
+        acked = log.last_index() if restored else log.committed
+        self._send(Msg(MT.APP_RESP, self.id, m.frm, self.term, index=acked))
 
-    def _restore(self, snap: Snapshot) -> None:
+    def _restore(self, snap: Snapshot) -> bool:
+        """Install a snapshot; False when we hold its last entry already (etcd's restore)."""
         meta = snap.meta
         if self.log.match_term(meta.index, meta.term):
             self.log.commit_to(meta.index)  # we hold it already: keep the suffix
-            return
+            return False
         self.log.restore(snap)  # our log may conflict beyond it: discard all of it
         self.conf = meta.conf
+        return True
 
     # ------------------------------------------------------------------ configuration
 
