@@ -44,7 +44,17 @@ from .events import (
     Trade,
 )
 from .markets import Market
-from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Order, OrderView, Owner
+from .orders import (
+    CANCELLED,
+    FILLED,
+    PARTIALLY_FILLED,
+    REJECTED,
+    RESTING,
+    Order,
+    OrderTable,
+    OrderView,
+    Owner,
+)
 
 DEFAULT_HISTORY_LIMIT = 100_000
 DEFAULT_TRADE_HISTORY = 1_000
@@ -59,7 +69,7 @@ class Exchange:
         self.history_limit = history_limit
         self.trade_history = trade_history
         self.markets: dict[str, Market] = {}  # in creation order
-        self.orders: dict[int, Order] = {}  # open orders, and finished ones still remembered
+        self.orders = OrderTable()  # open orders, and finished ones still remembered
         self.owners: dict[str, Owner] = {}
         self.history: deque[Order] = deque()  # finished orders, oldest first
         self.next_order_id = 1
@@ -148,7 +158,7 @@ class Exchange:
                 events.append(prior.outcome._replace(duplicate=True))
                 return
         self.next_order_id = order_id + 1
-        self.orders[order_id] = order
+        self.orders.put(order)
         market = self.markets.get(cmd.market)
         if market is None:
             self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
@@ -426,7 +436,7 @@ class Exchange:
                     order.post_only, order.stp, index)  # fmt: skip
         new.filled, new.notional, new.status = order.filled, order.notional, order.status
         new.outcome = order.outcome
-        self.orders[order.order_id] = new
+        self.orders.put(new)
         if order.client_id is not None:
             order.account.by_client[order.client_id] = new
         return new
@@ -510,7 +520,7 @@ class Exchange:
         history.append(order)
         if len(history) > self.history_limit:
             old = history.popleft()
-            del self.orders[old.order_id]
+            self.orders.remove(old.order_id)
             if old.client_id is not None:  # its client id maps to it: duplicates never rest
                 del old.account.by_client[old.client_id]
 

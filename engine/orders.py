@@ -190,3 +190,105 @@ class OrderView(Record):
         self.post_only = post_only
         self.stp = stp
         self.index = index
+
+
+class OrderTable:
+    """Orders by id: open ones and the finished ones still remembered.
+
+    Ids are handed out in sequence and what is remembered is mostly recent, so the table
+    is a list indexed by ``id - base`` (a *window* of recent ids, with ``None`` for ids no
+    longer remembered) plus a dict for the stragglers below the window (long-lived open
+    orders). A lookup is then a subtraction and a list index instead of a probe into a
+    table of hundreds of thousands of entries (three cache misses, and a boxed int to
+    compare). When holes make up more than half the window, its older half is cut off and
+    the orders still in it move to the dict, so memory stays proportional to what is
+    remembered. Nothing iterates the table in an order that could leak: ``items`` sorts.
+    """
+
+    __slots__ = ("base", "count", "old", "slack", "window")
+
+    def __init__(self, slack: int = 4096) -> None:
+        self.slack = slack  # holes the window may hold beyond twice its entries
+        self.base = 1  # the id of window[0]
+        self.window: list[Order | None] = []
+        self.count = 0  # entries of the window that are not None
+        self.old: dict[int, Order] = {}  # remembered orders with ids below ``base``
+
+    def get(self, order_id: int) -> "Order | None":
+        i = order_id - self.base
+        window = self.window
+        if 0 <= i < len(window):
+            return window[i]
+        return self.old.get(order_id) if i < 0 else None
+
+    def put(self, order: "Order") -> None:
+        """Add ``order``, or replace the entry with its id."""
+        i = order.order_id - self.base
+        window = self.window
+        n = len(window)
+        if i == n:  # the usual case: a new order, the next id
+            window.append(order)
+            self.count += 1
+        elif 0 <= i < n:
+            if window[i] is None:
+                self.count += 1
+            window[i] = order
+        elif i < 0:
+            self.old[order.order_id] = order
+        elif self.count == 0:  # past a gap with nothing to keep: start the window here
+            self.base = order.order_id
+            self.window = [order]
+            self.count = 1
+        else:  # past a gap (ids forgotten before a restore)
+            window.extend([None] * (i - n))
+            window.append(order)
+            self.count += 1
+            self._shrink()
+
+    def remove(self, order_id: int) -> None:
+        i = order_id - self.base
+        window = self.window
+        if i < 0:
+            del self.old[order_id]
+            return
+        assert window[i] is not None
+        window[i] = None
+        self.count -= 1
+        if len(window) > 2 * self.count + self.slack:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        """While holes are most of the window, cut off its older half (orders still in it
+        move to ``old``). Each id leaves the window once: O(1) amortised per order."""
+        window = self.window
+        old = self.old
+        while len(window) > 2 * self.count + self.slack:
+            cut = (len(window) + 1) // 2
+            for order in window[:cut]:
+                if order is not None:
+                    old[order.order_id] = order
+                    self.count -= 1
+            del window[:cut]
+            self.base += cut
+
+    def __len__(self) -> int:
+        return self.count + len(self.old)
+
+    def __contains__(self, order_id: int) -> bool:
+        return self.get(order_id) is not None
+
+    def __getitem__(self, order_id: int) -> "Order":
+        order = self.get(order_id)
+        if order is None:
+            raise KeyError(order_id)
+        return order
+
+    def values(self) -> list["Order"]:
+        """Every remembered order, by id."""
+        found = sorted(self.old.values(), key=_order_id)
+        found.extend([order for order in self.window if order is not None])
+        return found
+
+    def items(self) -> list[tuple[int, "Order"]]:
+        """(id, order) of every remembered order, by id."""
+        return [(order.order_id, order) for order in self.values()]

@@ -127,7 +127,7 @@ def _order(row: object, exchange: "Exchange") -> Order:
     _check(order_id > 0 and qty > 0 and min(remaining, filled, notional, index) >= 0
            and remaining + filled == qty, "order quantities")  # fmt: skip
     _check((price is None and type_ == "market") or (price is not None and price > 0), "price")
-    _check(order_id not in exchange.orders, "duplicate order id")
+    _check(exchange.orders.get(order_id) is None, "duplicate order id")
     order = Order(order_id, client_id, owner, exchange.owner(owner), market, side, type_, price,
                   qty, tif, post_only, stp, index)  # fmt: skip
     order.remaining, order.filled, order.notional = remaining, filled, notional
@@ -179,21 +179,21 @@ def load(data: object, exchange: "Exchange") -> None:
                 for order_row in rows:
                     order = _resting(order_row, exchange, market, side.is_bid)
                     side.rest(order)
-                    exchange.orders[order.order_id] = order
+                    exchange.orders.put(order)
                     order.account.add_open(order)
             market.trades.extend(_trade(t) for t in trades)
         for row in finished:
             order = _order(row, exchange)
             _check(order.status in (FILLED, CANCELLED, REJECTED), "finished order status")
-            exchange.orders[order.order_id] = order
+            exchange.orders.put(order)
             exchange.history.append(order)
         for market in exchange.markets.values():
             bid, ask = market.book.bids.best, market.book.asks.best
             _check(bid is None or ask is None or bid < ask, "a crossed book")
             _check(all(t.trade_id < next_trade_id for t in market.trades), "trade id counter")
-        _check(all(i < next_order_id for i in exchange.orders), "order id counter")
-        for order_id in sorted(exchange.orders):
-            order = exchange.orders[order_id]
+        remembered = exchange.orders.values()  # by id
+        _check(not remembered or remembered[-1].order_id < next_order_id, "order id counter")
+        for order in remembered:
             if order.client_id is not None:
                 _check(order.client_id not in order.account.by_client, "duplicate client id")
                 order.account.by_client[order.client_id] = order
