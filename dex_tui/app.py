@@ -193,8 +193,8 @@ class DexApp(App):
         self.query_one("#orders-panel").border_title = f"My orders in {desk.market}"
 
     def refresh_status(self) -> None:
-        self.status = status = self.peer.status()
-        self.peers_panel.show(status)
+        self.status = status = self.peer.status(digest=False)
+        self.peers_panel.show(status, *self.desk.digest())
         banner = self.banner
         message = _banner_text(status)
         banner.update(message)

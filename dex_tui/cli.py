@@ -18,6 +18,7 @@ import logging.handlers
 import os
 import signal
 import sys
+import threading
 from collections.abc import Coroutine
 from importlib.metadata import version
 from pathlib import Path
@@ -118,8 +119,21 @@ async def run_tui(config: PeerConfig) -> int:
         scenario=config.scenario,
         recent=node.data.path / "recent-scenarios",
     )
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal went away
-        asyncio.get_running_loop().add_signal_handler(sig, app.exit)
+
+    async def leave_then_exit() -> None:
+        # Leave first, while the loop is free: with its terminal gone (SIGHUP), Textual's
+        # teardown can block for good writing to it, so the process is ended regardless
+        # a few seconds after the peer has left.
+        await node.stop()
+        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True  # a normal exit does not wait for it
+        watchdog.start()
+        app.exit()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        asyncio.get_running_loop().add_signal_handler(
+            sig, lambda: asyncio.ensure_future(leave_then_exit())
+        )
     gc.freeze()
     try:
         await app.run_async()
@@ -130,6 +144,7 @@ async def run_tui(config: PeerConfig) -> int:
 
 
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
+EXIT_GRACE = 1.5  # seconds the screen gets to close after a signal, once the peer has left
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,8 +61,7 @@ class LocalPeer:
         events = self.apply(command)
         return self.index, events
 
-    def status(self) -> dict:
-        digest = self._exchange.digest()
+    def status(self, digest: bool = True) -> dict:
         return {
             "name": self._name,
             "node_id": 1,
@@ -72,7 +71,7 @@ class LocalPeer:
             "leader": self._name if self.quorum else None,
             "commit_index": self.index,
             "applied_index": self.index,
-            "digest": digest,
+            "digest": self._exchange.digest() if digest else None,
             "voters": [self._name, *(p["name"] for p in self.peers if "voter" in p["state"])],
             "learners": [p["name"] for p in self.peers if "learner" in p["state"]],
             "peers": self.peers,

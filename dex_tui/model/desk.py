@@ -51,7 +51,7 @@ class Peer(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def execute(self, command: Command) -> tuple[int, list[Event]]: ...
-    def status(self) -> dict: ...
+    def status(self, digest: bool = True) -> dict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +79,8 @@ class Desk:
         self.tape = Tape("", clock)  # its owner is known once the peer has started
         self.blotter = Blotter()
         self.settings_version = 0  # bumped by anything that changes the ladder's shape
+        self._digest: tuple[str, int] | None = None  # (digest, the index it is for)
+        self._index_seen = -1
 
     # ------------------------------------------------------------------ markets
 
@@ -123,6 +125,21 @@ class Desk:
             return False
         self._show(symbol)
         return True
+
+    def digest(self) -> tuple[str, int]:
+        """The state digest and the applied index it is for.
+
+        A digest serialises the whole exchange (a quarter of a second with a big book),
+        which would stall the screen if taken every second under load. It is taken once at
+        first, then again only when the index has not moved since the last call (the book
+        is quiet); under sustained traffic the last one is shown with its index.
+        """
+        index = self.exchange.applied_index
+        quiet = index == self._index_seen
+        self._index_seen = index
+        if self._digest is None or (quiet and self._digest[1] != index):
+            self._digest = (self.exchange.digest(), index)
+        return self._digest
 
     # ------------------------------------------------------------------ ladder settings
 

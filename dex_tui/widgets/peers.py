@@ -12,13 +12,16 @@ class PeersPanel(Static):
     PeersPanel { height: auto; }
     """
 
-    def show(self, status: dict) -> None:
+    def show(self, status: dict, digest: str, digest_index: int) -> None:
+        """``digest`` is for ``digest_index``, which lags the applied index under load."""
+        at = "" if digest_index == status["applied_index"] else f" @{digest_index}"
         head = Text.assemble(
             (status["name"], "bold"),
             f"  {status['role']}  term {status['term']}  leader {status['leader'] or '—'}\n",
             f"commit {status['commit_index']}  applied {status['applied_index']}  ",
             ("digest ", "dim"),
-            (status["digest"][:16], "cyan"),
+            (digest[:16], "cyan"),
+            (at, "dim"),
         )
         table = Table.grid(padding=(0, 1), expand=True)
         for column in ("peer", "address", "state", "seen"):
