@@ -11,7 +11,7 @@ before a command is built (``units``).
 from collections.abc import Callable
 
 from .errors import InvalidInput
-from .records import Record
+from .records import Record, mypyc_attr
 from .units import MAX_UNITS, parse_decimal
 
 SIDES = ("buy", "sell")
@@ -22,6 +22,7 @@ STP_MODES = ("none", "cancel_taker", "cancel_maker", "cancel_both")
 MAX_NAME = 64  # owner names, client ids, symbols and asset names
 
 
+@mypyc_attr(acyclic=True)
 class CreateMarket(Record):
     _fields = ("symbol", "base", "quote", "tick", "lot")
     __slots__ = _fields
@@ -34,6 +35,7 @@ class CreateMarket(Record):
         self.lot = lot
 
 
+@mypyc_attr(acyclic=True)
 class Submit(Record):
     _fields = (
         "owner",
@@ -74,6 +76,7 @@ class Submit(Record):
         self.client_id = client_id
 
 
+@mypyc_attr(acyclic=True)
 class Cancel(Record):
     _fields = ("owner", "order_id", "client_id")
     __slots__ = _fields
@@ -86,6 +89,7 @@ class Cancel(Record):
         self.client_id = client_id
 
 
+@mypyc_attr(acyclic=True)
 class CancelAll(Record):
     _fields = ("owner", "market")
     __slots__ = _fields
@@ -95,6 +99,7 @@ class CancelAll(Record):
         self.market = market
 
 
+@mypyc_attr(acyclic=True)
 class Amend(Record):
     _fields = ("owner", "order_id", "qty", "price")
     __slots__ = _fields

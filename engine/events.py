@@ -6,9 +6,10 @@ order so a repeated submit (same owner and client id) can return it unchanged. P
 ticks and quantities lots, as everywhere in the engine.
 """
 
-from .records import Record
+from .records import Record, mypyc_attr
 
 
+@mypyc_attr(acyclic=True)
 class MarketCreated(Record):
     _fields = ("symbol", "base", "quote", "tick", "lot", "index")
     __slots__ = _fields
@@ -22,6 +23,7 @@ class MarketCreated(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Accepted(Record):
     """A submit passed the rules and is about to match (or rest)."""
 
@@ -51,6 +53,7 @@ class Accepted(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Rejected(Record):
     """A command the rules refused; it changed nothing but (for a submit) its own record.
 
@@ -80,6 +83,7 @@ class Rejected(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Trade(Record):
     """One fill. ``aggressor`` is the taker's side; ``maker_remaining`` 0 means the maker
     left the book filled."""
@@ -126,6 +130,7 @@ class Trade(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Cancelled(Record):
     """An order (or what was left of it) left the book, or was dropped without resting."""
 
@@ -143,6 +148,7 @@ class Cancelled(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Amended(Record):
     _fields = (
         "order_id",
@@ -177,6 +183,7 @@ class Amended(Record):
         self.index = index
 
 
+@mypyc_attr(acyclic=True)
 class Done(Record):
     """Where a submitted (or re-priced) order ended up once the command finished.
 

@@ -8,7 +8,7 @@ an :class:`OrderView`, a copy that later commands cannot change under them.
 from typing import TYPE_CHECKING
 
 from .events import Done
-from .records import Record
+from .records import Record, mypyc_attr
 
 if TYPE_CHECKING:
     from .book import Level
@@ -162,6 +162,7 @@ class Order:
         )
 
 
+@mypyc_attr(acyclic=True)
 class OrderView(Record):
     """A copy of an order's state at the time of the query."""
 
