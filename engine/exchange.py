@@ -20,7 +20,6 @@ in ``docs/engine.md``.
 """
 
 import hashlib
-from collections import deque
 
 from . import snapshot
 from .book import BookSide
@@ -71,7 +70,10 @@ class Exchange:
         self.markets: dict[str, Market] = {}  # in creation order
         self.orders = OrderTable()  # open orders, and finished ones still remembered
         self.owners: dict[str, Owner] = {}
-        self.history: deque[Order] = deque()  # finished orders, oldest first
+        # Finished orders, oldest first from ``history_head``: a list that grows to
+        # ``history_limit`` and is then used as a ring (see ``_retire``).
+        self.history: list[Order] = []
+        self.history_head = 0
         self.next_order_id = 1
         self.next_trade_id = 1
         self.applied_index = 0
@@ -515,14 +517,31 @@ class Exchange:
         events.append(done)
 
     def _retire(self, order: Order) -> None:
-        """Remember a finished order; forget the oldest beyond ``history_limit``."""
+        """Remember a finished order; forget the oldest beyond ``history_limit``.
+
+        Once full, the history is a ring: the newest order takes the oldest one's slot,
+        so remembering costs a list store rather than a deque append and pop.
+        """
         history = self.history
-        history.append(order)
-        if len(history) > self.history_limit:
-            old = history.popleft()
-            self.orders.remove(old.order_id)
-            if old.client_id is not None:  # its client id maps to it: duplicates never rest
-                del old.account.by_client[old.client_id]
+        if len(history) < self.history_limit:
+            history.append(order)
+            return
+        if not history:  # a limit of 0: nothing is remembered
+            old = order
+        else:
+            head = self.history_head
+            old = history[head]
+            history[head] = order
+            head += 1
+            self.history_head = 0 if head == len(history) else head
+        self.orders.remove(old.order_id)
+        if old.client_id is not None:  # its client id maps to it: duplicates never rest
+            del old.account.by_client[old.client_id]
+
+    def finished_orders(self) -> list[Order]:
+        """The remembered finished orders, oldest first."""
+        head = self.history_head
+        return self.history[head:] + self.history[:head]
 
     # ------------------------------------------------------------------ queries
 

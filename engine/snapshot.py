@@ -69,7 +69,7 @@ def dump(exchange: "Exchange") -> bytes:
                 [list(t) for t in m.trades],
             ]
         )
-    finished = [_order_row(order) for order in exchange.history]
+    finished = [_order_row(order) for order in exchange.finished_orders()]
     state = [
         exchange.history_limit,
         exchange.trade_history,
