@@ -13,12 +13,13 @@ Why it looks like this (the engine's speed budget is about a microsecond per ope
 """
 
 from collections import deque
+from typing import Final
 
 from sortedcontainers import SortedList
 
 from .orders import Order
 
-_COMPACT_MIN = 32  # dead orders a level may carry before compaction is considered
+_COMPACT_MIN: Final = 32  # dead orders a level may carry before compaction is considered
 
 
 class Level:

@@ -9,17 +9,18 @@ before a command is built (``units``).
 """
 
 from collections.abc import Callable
+from typing import Final
 
 from .errors import InvalidInput
 from .records import Record, mypyc_attr
 from .units import MAX_UNITS, parse_decimal
 
-SIDES = ("buy", "sell")
-ORDER_TYPES = ("limit", "market")
-TIFS = ("gtc", "ioc", "fok")
-STP_MODES = ("none", "cancel_taker", "cancel_maker", "cancel_both")
+SIDES: Final = ("buy", "sell")
+ORDER_TYPES: Final = ("limit", "market")
+TIFS: Final = ("gtc", "ioc", "fok")
+STP_MODES: Final = ("none", "cancel_taker", "cancel_maker", "cancel_both")
 
-MAX_NAME = 64  # owner names, client ids, symbols and asset names
+MAX_NAME: Final = 64  # owner names, client ids, symbols and asset names
 
 
 @mypyc_attr(acyclic=True)

@@ -6,6 +6,8 @@ order so a repeated submit (same owner and client id) can return it unchanged. P
 ticks and quantities lots, as everywhere in the engine.
 """
 
+from typing import Final
+
 from .records import Record, mypyc_attr
 
 
@@ -240,12 +242,12 @@ class Done(Record):
 
 Event = MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done
 
-REJECT_INVALID = "invalid"
-REJECT_NOT_FOUND = "not_found"
-REJECT_FORBIDDEN = "forbidden"
-REJECT_WOULD_CROSS = "would_cross"
-REJECT_UNFILLABLE = "unfillable"
+REJECT_INVALID: Final = "invalid"
+REJECT_NOT_FOUND: Final = "not_found"
+REJECT_FORBIDDEN: Final = "forbidden"
+REJECT_WOULD_CROSS: Final = "would_cross"
+REJECT_UNFILLABLE: Final = "unfillable"
 
-CANCEL_USER = "user"
-CANCEL_UNFILLED = "unfilled"  # IOC or market remainder
-CANCEL_SELF_TRADE = "self_trade"
+CANCEL_USER: Final = "user"
+CANCEL_UNFILLED: Final = "unfilled"  # IOC or market remainder
+CANCEL_SELF_TRADE: Final = "self_trade"

@@ -20,6 +20,7 @@ in ``docs/engine.md``.
 """
 
 import hashlib
+from typing import Final
 
 from . import snapshot
 from .book import BookSide
@@ -55,8 +56,8 @@ from .orders import (
     Owner,
 )
 
-DEFAULT_HISTORY_LIMIT = 100_000
-DEFAULT_TRADE_HISTORY = 1_000
+DEFAULT_HISTORY_LIMIT: Final = 100_000
+DEFAULT_TRADE_HISTORY: Final = 1_000
 
 
 class Exchange:

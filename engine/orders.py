@@ -5,7 +5,7 @@ creates one per submit on its hot path. Callers never get one: queries return
 an :class:`OrderView`, a copy that later commands cannot change under them.
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .events import Done
 from .records import Record, mypyc_attr
@@ -13,11 +13,11 @@ from .records import Record, mypyc_attr
 if TYPE_CHECKING:
     from .book import Level
 
-RESTING = "resting"
-PARTIALLY_FILLED = "partially_filled"
-FILLED = "filled"
-CANCELLED = "cancelled"
-REJECTED = "rejected"
+RESTING: Final = "resting"
+PARTIALLY_FILLED: Final = "partially_filled"
+FILLED: Final = "filled"
+CANCELLED: Final = "cancelled"
+REJECTED: Final = "rejected"
 
 
 def _hash_keeping_dict() -> dict:

@@ -12,7 +12,7 @@ A snapshot can arrive from another peer, so :func:`load` checks its shape and ra
 """
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .commands import ORDER_TYPES, SIDES, STP_MODES, TIFS, parse_command
 from .errors import InvalidInput
@@ -23,7 +23,7 @@ from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Orde
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-HEADER = b"dex-engine-snapshot/1\n"
+HEADER: Final = b"dex-engine-snapshot/1\n"
 
 
 def _done_row(done: Done) -> list:

@@ -9,14 +9,15 @@ a value off the tick or lot, zero, negative, non-finite, malformed or absurdly l
 
 import re
 from decimal import Decimal, InvalidOperation, localcontext
+from typing import Final
 
 from .errors import InvalidInput
 
 #: Largest count of ticks or lots any amount may have. Far beyond any real market, small
 #: enough that every product of price and quantity stays an exact 64-bit-sized integer.
-MAX_UNITS = 10**15
+MAX_UNITS: Final = 10**15
 #: Longest decimal text accepted for one amount.
-MAX_TEXT = 40
+MAX_TEXT: Final = 40
 #: What a decimal amount may look like: ASCII digits, one optional point, optional exponent.
 _PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
