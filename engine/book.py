@@ -5,14 +5,17 @@ Why it looks like this (the engine's speed budget is about a microsecond per ope
 * ``levels`` maps a price (ticks) to a :class:`Level`; ``prices`` keeps the prices sorted
   (``SortedList``: O(log n) insert and remove) for depth queries, and ``best`` caches the
   best price so the matching loop reads an attribute, not a sorted structure.
-* A level is a FIFO ``deque``. Cancelling does not search it: the order is marked dead
+* A level is a FIFO queue: a list read from ``head``, so resting appends and filling the
+  front order moves ``head`` on, both native list operations once compiled (a ``deque``'s
+  methods are generic calls there). The gone prefix is cut off once it is most of the
+  list. Cancelling does not search the queue: the order is marked dead
   (``live = False``) and the level's totals drop at once, so cancel is O(1). Dead orders
   are skipped when they reach the front; a level with more dead than live orders is
   compacted, which keeps memory bounded at O(1) amortised per cancel. A level whose last
-  live order goes is removed with its dead ones.
+  live order goes is removed with its dead ones. Every entry before ``head`` has left
+  the book (``live`` is False), so readers may scan the whole list and skip those.
 """
 
-from collections import deque
 from typing import Final
 
 from sortedcontainers import SortedList
@@ -23,14 +26,22 @@ _COMPACT_MIN: Final = 32  # dead orders a level may carry before compaction is c
 
 
 class Level:
-    __slots__ = ("count", "dead", "orders", "price", "qty")
+    __slots__ = ("count", "dead", "head", "orders", "price", "qty")
 
     def __init__(self, price: int) -> None:
         self.price = price
-        self.orders: deque[Order] = deque()
+        self.orders: list[Order] = []  # in time priority from ``head`` on
+        self.head = 0
         self.qty = 0  # sum of remaining quantity of live orders
         self.count = 0  # live orders
-        self.dead = 0  # dead orders still in the deque
+        self.dead = 0  # dead orders in the queue from ``head`` on
+
+    def advance(self, head: int) -> None:
+        """The queue now starts at ``head`` (what was before it filled or was dropped)."""
+        if head > _COMPACT_MIN and 2 * head > len(self.orders):
+            del self.orders[:head]
+            head = 0
+        self.head = head
 
 
 class BookSide:
@@ -60,7 +71,7 @@ class BookSide:
         order.level = level
 
     def unlink(self, order: Order) -> None:
-        """Take a live order out of the book in O(1) (it stays in the deque, dead)."""
+        """Take a live order out of the book in O(1) (it stays in the queue, dead)."""
         order.live = False
         level = order.level  # no lookup: the order knows its level while it is live
         assert level is not None
@@ -72,8 +83,8 @@ class BookSide:
             return
         level.dead += 1
         if level.dead > _COMPACT_MIN and level.dead > level.count:
-            level.orders = deque(o for o in level.orders if o.live)
-            level.dead = 0
+            level.orders = [o for o in level.orders if o.live]
+            level.head = level.dead = 0
 
     def drop_level(self, price: int) -> None:
         del self.levels[price]

@@ -257,15 +257,16 @@ class Exchange:
                 break
             level = levels[price]
             queue = level.orders
+            head = level.head  # the level's queue starts here
             while remaining:
-                maker = queue[0]
+                maker = queue[head]
                 if not maker.live:
-                    queue.popleft()
+                    head += 1
                     level.dead -= 1
                     continue
                 if maker.owner == owner and stp != "none":
                     if stp != "cancel_taker":  # cancel_maker, cancel_both
-                        queue.popleft()
+                        head += 1
                         maker.live = False
                         maker.level = None
                         level.qty -= maker.remaining
@@ -309,7 +310,7 @@ class Exchange:
                 if maker_left:
                     maker.status = PARTIALLY_FILLED
                 else:
-                    queue.popleft()
+                    head += 1
                     level.count -= 1
                     maker.live = False
                     maker.level = None
@@ -320,6 +321,8 @@ class Exchange:
                         break
             if level.count == 0:
                 side.drop_level(price)
+            else:
+                level.advance(head)
             if stopped:
                 break
         taker.remaining = remaining

@@ -3,7 +3,7 @@
 import pytest
 from engine_helpers import BTC, ETH, UNKNOWN, Driver, kinds, of, one
 
-from engine import Cancelled, Rejected, Trade
+from engine import Cancelled, Exchange, Rejected, Trade
 
 
 def test_cancel_by_order_id():
@@ -104,6 +104,29 @@ def test_many_cancels_in_one_level_keep_time_priority_and_totals():
     trades = of(d.buy("x", 100, total), Trade)
     assert [t.maker_order for t in trades] == left
     assert d.ex.depth(BTC) == ([], [])
+
+
+def test_a_long_level_filled_a_few_at_a_time_keeps_priority():
+    # the level's queue drops its filled front in pieces; cancels land before and after it
+    d = Driver()
+    ids = [d.rest(f"o{i % 3}", "sell", 100, 1 + i % 3) for i in range(150)]
+    expected = list(ids)
+    for step in range(40):
+        if step % 4 == 3:  # cancel a few in the middle and near the front
+            for oid in (expected[len(expected) // 2], expected[1]):
+                d.cancel(d.ex.order(oid).owner, oid)  # type: ignore[union-attr]
+                expected.remove(oid)
+        makers = [t.maker_order for t in of(d.buy("x", 100, 4), Trade)]
+        assert makers == expected[: len(makers)]
+        expected = expected[len(makers) - 1 :]  # the last maker may be partly filled
+        if d.ex.order(expected[0]).status == "filled":  # type: ignore[union-attr]
+            expected.pop(0)
+        restored = Exchange.restore(d.ex.snapshot())
+        assert restored.depth(BTC) == d.ex.depth(BTC)
+        assert restored.snapshot() == d.ex.snapshot()
+    total = sum(d.ex.order(oid).remaining_qty for oid in expected)  # type: ignore[union-attr]
+    assert d.ex.depth(BTC) == ([], [(100, total, len(expected))])
+    assert [t.maker_order for t in of(d.buy("x", 100, total), Trade)] == expected
 
 
 def test_cancel_all_across_markets_leaves_other_owners_alone():
