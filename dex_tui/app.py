@@ -162,13 +162,15 @@ class DexApp(App):
                 self._show_market()
             if not desk.frozen:
                 self.ladder.show(desk.ladder())
-            desk.tape.update(desk.exchange, desk.market)
-            self.tape.show(market, desk.tape.rows(desk.market))
+            if desk.tape.update(desk.exchange, desk.market) or self.tape.market is not market:
+                self.tape.show(market, desk.tape.rows(desk.market))
             self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner, desk.market))
             panel = self.ladder_panel
-            panel.set_class(desk.frozen, "-frozen")
             frozen = "  FROZEN (space)" if desk.frozen else ""
-            panel.border_title = f"{desk.market}  {desk.depth} levels{frozen}"
+            title = f"{desk.market}  {desk.depth} levels{frozen}"
+            if panel.border_title != title:  # a new title repaints the whole panel
+                panel.set_class(desk.frozen, "-frozen")
+                panel.border_title = title
 
     def on_resize(self) -> None:
         # lines for the ladder: the screen less header, status, quick line, footer, border

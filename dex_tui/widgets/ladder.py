@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.geometry import Region
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -51,12 +52,34 @@ class DepthLadder(Widget, can_focus=True):
         super().__init__(id=id)
         self.ladder: Ladder | None = None
         self.rows = 10
+        self._keys: list[object] = []  # per row, what it shows (see _row_key)
 
     def show(self, ladder: Ladder) -> None:
+        """Draw ``ladder``, repainting only the rows that look different: under load most
+        levels stay as they were between two refresh ticks."""
         resized = len(ladder.asks) != self.rows
         self.ladder = ladder
         self.rows = len(ladder.asks)
-        self.refresh(layout=resized)
+        keys = [self._row_key(y) for y in range(2 * self.rows + 2)]
+        if resized or len(keys) != len(self._keys):
+            self.refresh(layout=resized)
+        else:
+            width = self.size.width
+            for y, (old, new) in enumerate(zip(self._keys, keys, strict=True)):
+                if old != new:
+                    self.refresh(Region(0, y, width, 1))
+        self._keys = keys
+
+    def _row_key(self, y: int) -> object:
+        """What row ``y`` shows, down to the bar's length in cells (not its exact ratio)."""
+        ladder = self.ladder
+        assert ladder is not None
+        if y == self.rows + 1:
+            return _mid_text(ladder)
+        level = self.level_at(y)
+        if level is None:
+            return None
+        return level, y <= self.rows, _bar_cells(self.size.width, level, ladder)
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return 2 * self.rows + 2
@@ -101,7 +124,7 @@ class DepthLadder(Widget, can_focus=True):
         if level.own:  # the side's colour as a background: own levels stand out, still red/green
             price_style += Style(bold=True, reverse=True)
         bar_bg = self.get_component_rich_style(f"{side}-bar").bgcolor
-        bar = round(width * level.cum / ladder.max_cum) if ladder.max_cum else 0
+        bar = _bar_cells(width, level, ladder)
         base = self.rich_style
         segments = []
         for start, end, style in ((0, 13, price_style), (13, width, base)):
@@ -117,6 +140,10 @@ class DepthLadder(Widget, can_focus=True):
         level = None if offset is None else self.level_at(offset.y)
         if level is not None and self.ladder is not None:
             self.post_message(self.PriceClicked(level.price, self.ladder.market.symbol))
+
+
+def _bar_cells(width: int, level: Level, ladder: Ladder) -> int:
+    return round(width * level.cum / ladder.max_cum) if ladder.max_cum else 0
 
 
 def _mid_text(ladder: Ladder) -> str:
