@@ -29,10 +29,13 @@ shows fewer levels and more again: its title changes) and typing in the quick or
 (a few ms): the idle phase is the baseline. The driver runs in its own process so that
 generating load never delays this process's polling.
 
-On a small machine the UI competes for the CPU with everything else (here: the other
-peers, the driver, tmux, the probes). How long its event loop was runnable but waiting
-for a CPU (/proc/PID/schedstat) is printed too, and ``--ui-nice -10`` runs the UI at a
-higher priority: what remains of the latency then is the app's own.
+On one small machine the UI competes for the CPU with everything else: here the two
+other peers and the driver, which stand for the rest of a cluster and its traffic and in a
+real one run on other machines. By default they run at nice 10 (``--others-nice``), so the
+UI being measured gets the cores it asks for, as it would on its own machine;
+``--others-nice 0`` makes them compete with it as equals. How long the UI's event loop was
+runnable but waiting for a CPU (/proc/PID/schedstat) is printed either way, and
+``--ui-nice -10`` runs the UI itself at a higher priority.
 """
 
 import argparse
@@ -308,6 +311,9 @@ async def bench(args: argparse.Namespace) -> int:
             pids["tmux"] = int(tty.display("#{pid}"))  # the tmux server
             if args.ui_nice:
                 renice(tty.pid, args.ui_nice)
+            for peer in peers:  # the rest of the cluster: other machines, in a real one
+                if args.others_nice and peer.proc:
+                    renice(peer.proc.pid, args.others_nice)
             idle = phase(tty, pids, args.samples, args.idle_seconds)
 
             addrs = ",".join(p.addr for p in peers)
@@ -315,6 +321,7 @@ async def bench(args: argparse.Namespace) -> int:
                 [sys.executable, __file__, "--drive", addrs, "--rate", str(args.rate),
                  "--seconds", str(args.seconds + 2), "--clients", str(args.clients)],
                 stdout=subprocess.PIPE, text=True,
+                preexec_fn=lambda: os.nice(args.others_nice),
             )  # fmt: skip
             ui_index = (await client.call({"op": "status"}))["applied_index"]  # type: ignore[index]
             await until(lambda: _moved(client, ui_index + 100), 10, "the load to start")
@@ -352,6 +359,9 @@ def report(args: argparse.Namespace, idle: dict, loaded: dict, load: dict) -> No
     committed = load["committed_per_s"]
     if args.ui_nice:
         print(f"tui_load: the UI process ran at nice {args.ui_nice}")
+    if args.others_nice:
+        print(f"tui_load: the headless peers and the load driver ran at nice "
+              f"{args.others_nice} (they stand for other machines)")  # fmt: skip
     print(f"tui_load: {args.rate:,} commands/s offered for {args.seconds:.0f} s, "
           f"{committed:,.0f} committed/s ({load['submit']:,} orders, {load['cancel']:,} "
           f"cancels, {load['not_found']:,} cancels of filled orders, {load['error']:,} "
@@ -398,6 +408,14 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="the idle phase")
     parser.add_argument("--clients", type=int, default=64, help="concurrent RPC connections")
     parser.add_argument("--samples", type=int, default=30, help="latencies of each kind")
+    parser.add_argument(
+        "--others-nice",
+        type=int,
+        default=10,
+        help="nice value of the two headless peers and the load driver: they "
+        "stand for the rest of a cluster, which runs on other machines; "
+        "0 makes them compete with the UI for this machine's cores",
+    )
     parser.add_argument("--ui-nice", type=int, default=0,
                         help="run the UI process at this nice value (e.g. -10: tells CPU "
                              "starvation from the app's own work)")  # fmt: skip
