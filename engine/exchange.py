@@ -341,7 +341,7 @@ class Exchange:
         is_buy = taker.side == "buy"
         check_stp = taker.stp != "none"
         total = 0
-        for price in reversed(side.prices) if side.is_bid else side.prices:
+        for price in side.prices(side.keys.size):  # (FOK is rare: a list of them will do)
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
             level = side.levels[price]

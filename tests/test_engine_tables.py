@@ -1,12 +1,17 @@
-"""The engine's internal table of orders by id behaves like a dict of them.
+"""The engine's internal tables behave like the plain structures they stand for.
 
 ``OrderTable`` keeps recent ids in a list window and older ones in a dict, and moves
-entries between the two as the window shrinks; none of that may show.
+entries between the two as the window shrinks; ``SortedKeys`` keeps a book side's prices
+sorted in chunks. None of that may show.
 """
+
+import bisect
+import random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.book import SortedKeys
 from engine.orders import Order, OrderTable, Owner
 
 OWNER = Owner()
@@ -62,3 +67,49 @@ def test_puts_in_any_order_then_lookups():
     assert [i for i, _ in table.items()] == sorted(ids)
     assert all(table[i].order_id == i for i in ids)
     assert table.get(4) is None and table.get(10**18) is None and table.get(-5) is None
+
+
+# Keys in a narrow range, so adds and removes hit the same chunks and chunks split and empty.
+KEY_STEPS = st.lists(st.tuples(st.booleans(), st.integers(-3000, 3000)), max_size=3000)
+
+
+@settings(max_examples=60, deadline=None)
+@given(KEY_STEPS)
+def test_sorted_keys_match_a_sorted_list(steps):
+    keys, model = SortedKeys(), []
+    for add, key in steps:
+        if add and key not in model:
+            keys.add(key)
+            bisect.insort(model, key)
+        elif model:
+            present = model[key % len(model)]
+            keys.remove(present)
+            model.remove(present)
+        assert keys.size == len(model)
+        if model:
+            assert keys.last() == model[-1]
+    assert keys.largest(len(model) + 5) == model[::-1]
+    assert keys.largest(7) == model[::-1][:7]
+    assert [k for chunk in keys.chunks for k in chunk] == model
+    assert keys.firsts == [chunk[0] for chunk in keys.chunks]
+    assert all(0 < len(chunk) <= 2 * 512 for chunk in keys.chunks)
+
+
+def test_sorted_keys_through_many_chunks():
+    rng = random.Random(5)
+    keys, model = SortedKeys(), []
+    for _ in range(20_000):
+        if len(model) < 3000 or rng.random() < 0.45:
+            key = rng.randrange(10**6)
+            if key not in model:
+                keys.add(key)
+                bisect.insort(model, key)
+        else:
+            key = model[-1] if rng.random() < 0.5 else rng.choice(model)
+            keys.remove(key)
+            model.remove(key)
+        assert keys.last() == model[-1]
+    assert len(keys.chunks) > 3
+    assert [k for chunk in keys.chunks for k in chunk] == model
+    assert keys.firsts == [chunk[0] for chunk in keys.chunks]
+    assert keys.largest(100) == model[::-1][:100]
