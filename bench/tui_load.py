@@ -31,9 +31,9 @@ generating load never delays this process's polling.
 
 On one small machine the UI competes for the CPU with everything else: here the two
 other peers and the driver, which stand for the rest of a cluster and its traffic and in a
-real one run on other machines. By default they run at nice 10 (``--others-nice``), so the
-UI being measured gets the cores it asks for, as it would on its own machine;
-``--others-nice 0`` makes them compete with it as equals. How long the UI's event loop was
+real one run on other machines. By default they compete with the UI as equals; each runs
+in a session (so a scheduler autogroup) of its own, as the UI in its tmux pane does.
+``--others-nice 10`` runs them at a lower priority, as if the UI had its machine to itself. How long the UI's event loop was
 runnable but waiting for a CPU (/proc/PID/schedstat) is printed either way, and
 ``--ui-nice -10`` runs the UI itself at a higher priority.
 """
@@ -224,6 +224,8 @@ def renice(pid: int, nice: int) -> None:
     thread's nice value alone only counts within its group)."""
     for task in os.listdir(f"/proc/{pid}/task"):
         os.setpriority(os.PRIO_PROCESS, int(task), nice)
+    if os.getsid(pid) != pid:  # its autogroup is its session's: renicing it would renice
+        raise RuntimeError(f"pid {pid} must lead its own session")  # this script too
     with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as group:
         group.write(str(nice))
 
@@ -320,9 +322,10 @@ async def bench(args: argparse.Namespace) -> int:
             driver = subprocess.Popen(
                 [sys.executable, __file__, "--drive", addrs, "--rate", str(args.rate),
                  "--seconds", str(args.seconds + 2), "--clients", str(args.clients)],
-                stdout=subprocess.PIPE, text=True,
-                preexec_fn=lambda: os.nice(args.others_nice),
+                stdout=subprocess.PIPE, text=True, start_new_session=True,
             )  # fmt: skip
+            if args.others_nice:  # its own session, so its own autogroup: renice both
+                renice(driver.pid, args.others_nice)
             ui_index = (await client.call({"op": "status"}))["applied_index"]  # type: ignore[index]
             await until(lambda: _moved(client, ui_index + 100), 10, "the load to start")
             loaded = phase(tty, {**pids, "driver": driver.pid}, args.samples, args.seconds)

@@ -61,7 +61,10 @@ class Peer:
             cmd += ["--api-port", str(self.port)]  # a restart keeps its address
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         env = {**os.environ, **self.env}
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+        # a session of its own: the scheduler's autogroup too, so a benchmark can renice it
+        # without renicing its own process
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env,
+                                     start_new_session=True)  # fmt: skip
         log.close()
         line = await asyncio.wait_for(asyncio.to_thread(self.proc.stdout.readline), timeout)
         if not line.startswith(READY):
