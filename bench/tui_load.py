@@ -33,8 +33,9 @@ On one small machine the UI competes for the CPU with everything else: here the 
 other peers and the driver, which stand for the rest of a cluster and its traffic and in a
 real one run on other machines. By default they compete with the UI as equals; each runs
 in a session (so a scheduler autogroup) of its own, as the UI in its tmux pane does.
-``--others-nice 10`` runs them at a lower priority, as if the UI had its machine to itself. How long the UI's event loop was
-runnable but waiting for a CPU (/proc/PID/schedstat) is printed either way, and
+``--others-nice 10`` runs them at a lower priority, as if the UI had its machine to
+itself. How long the UI's event loop was runnable but waiting for a CPU
+(/proc/PID/schedstat) is printed either way, and
 ``--ui-nice -10`` runs the UI itself at a higher priority.
 """
 
