@@ -29,10 +29,11 @@ _COMPACT_MIN: Final = 32  # dead orders a level may carry before compaction is c
 
 
 class Level:
-    __slots__ = ("count", "dead", "head", "orders", "price", "qty")
+    __slots__ = ("count", "dead", "head", "orders", "price", "qty", "side")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: int, side: "BookSide") -> None:
         self.price = price
+        self.side = side  # so a live order reaches its book side through its level
         self.orders: list[Order] = []  # in time priority from ``head`` on
         self.head = 0
         self.qty = 0  # sum of remaining quantity of live orders
@@ -131,7 +132,7 @@ class BookSide:
         assert price is not None  # market orders never rest
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = Level(price)
+            level = self.levels[price] = Level(price, self)
             self.keys.add(price if self.is_bid else -price)
             best = self.best
             if best is None or (price > best if self.is_bid else price < best):

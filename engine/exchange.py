@@ -87,8 +87,8 @@ class Exchange:
         The node's entry point: one call per log entry keeps the per-command loop in
         compiled code. Returns each command's events.
         """
-        apply = self.apply
-        return [apply(command, index) for command in commands]
+        # self.apply, not a bound method in a local: compiled, that is a direct call
+        return [self.apply(command, index) for command in commands]
 
     def apply(self, command: Command, index: int) -> list[Event]:
         """Apply one command found at log position ``index``; return what happened.
@@ -478,8 +478,9 @@ class Exchange:
 
     def _unlink(self, order: Order) -> None:
         """Take a live order out of its book and its owner's open orders."""
-        book = self.markets[order.market].book
-        (book.bids if order.side == "buy" else book.asks).unlink(order)
+        level = order.level
+        assert level is not None  # it is live
+        level.side.unlink(order)
         order.account.remove_open(order)
 
     def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
