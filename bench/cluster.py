@@ -1,6 +1,6 @@
 """Cluster throughput and latency: 3 headless peers on loopback, driven through the RPC.
 
-    python bench/cluster.py [--seconds 10] [--clients 64] [--rate 1000]
+    python bench/cluster.py [--seconds 10] [--clients 512] [--rate 1000]
 
 Starts three peers (``dex-tui --headless``, fresh temp data dirs, discovery off), waits for
 three voters, then:
@@ -128,7 +128,7 @@ async def latency(peers: list[Peer], rate: int, seconds: float) -> tuple[float, 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=512)
     parser.add_argument("--rate", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dex-bench-") as root:
