@@ -30,9 +30,12 @@ WIDTH, HEIGHT = 130, 40
 
 
 def need_tmux() -> str:
-    """The tmux binary; the calling test is skipped when there is none."""
+    """The tmux binary; the calling test is skipped when there is none, unless
+    ``DEX_REQUIRE_TMUX`` is set (CI sets it: there a missing tmux is a broken setup)."""
     tmux = shutil.which("tmux")
     if tmux is None:
+        if os.environ.get("DEX_REQUIRE_TMUX"):
+            pytest.fail("tmux is not installed, and DEX_REQUIRE_TMUX says it must be")
         pytest.skip("tmux is not installed: the terminal tests drive dex-tui inside tmux")
     return tmux
 
