@@ -4,7 +4,7 @@ screen's widgets and in the engine underneath."""
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from dex_tui.screens.amend import AmendScreen
 from dex_tui.screens.confirm import ConfirmScreen
@@ -375,3 +375,21 @@ async def test_colon_opens_the_quick_line_from_a_field_but_types_in_a_dialog():
         path.focus()
         await type_text(pilot, "c:x")
         assert path.value == "c:x"
+
+
+async def test_a_market_order_from_the_ticket_needs_no_price_and_takes_liquidity():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        ticket = app.query_one(OrderTicket)
+        kind = ticket.query_one("#type", Select)
+        kind.focus()
+        await pilot.press("enter", "down", "enter")  # open the list, pick "market"
+        await settle(pilot, lambda: ticket.form.type == "market", what="the market type")
+        assert ticket.query_one("#tif", Select).disabled
+        ticket.query_one("#qty", Input).focus()
+        await type_text(pilot, "0.6")
+        await settle(pilot, lambda: not ticket.query_one("#send", Button).disabled)
+        await pilot.press("enter")
+        await settle(pilot, lambda: app.peer.exchange.depth("BTC/USD", 1)[1][0][0] == 1003)
+        said = " ".join(n.message for n in app._notifications)
+        assert "buy 0.600 BTC/USD market: filled 0.600" in said
