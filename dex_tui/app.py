@@ -31,7 +31,7 @@ from .runner import ScenarioRun
 from .scenario import CancelAllStep, OrderStep, ScenarioError, load_scenario, parse_line
 from .screens.amend import AmendScreen
 from .screens.confirm import ConfirmScreen
-from .screens.help import HelpScreen
+from .screens.help import HelpScreen, keys_of
 from .screens.picker import ScenarioPicker
 from .widgets.ladder import DepthLadder
 from .widgets.orders import OpenOrders
@@ -423,7 +423,7 @@ class DexApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
-            keys = binding.key_display or binding.key.split(",")[0]
+            keys = keys_of(self, binding)
             yield SystemCommand(binding.description, f"key: {keys}",
                                 partial(self.run_action, binding.action))  # fmt: skip
         for symbol in self.desk.markets():

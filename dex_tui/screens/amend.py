@@ -26,7 +26,7 @@ class AmendScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.heading)
-            yield Label("new total quantity, filled part included (down keeps priority)")
+            yield Label("new quantity, filled part included (lower keeps priority)")
             yield Input(self.qty, id="amend-qty")
             yield Label("new price (loses time priority)")
             yield Input(self.price, id="amend-price")

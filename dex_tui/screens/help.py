@@ -1,7 +1,7 @@
 """Every key of the app, read from the bindings themselves so the list cannot go stale."""
 
 from rich.table import Table
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -14,6 +14,13 @@ EXTRA = (
     ("Tab / Shift+Tab", "move between fields"),
     ("ctrl+p", "command palette: every action, markets and scenarios"),
 )
+
+
+def keys_of(app: App, binding: Binding) -> str:
+    """Every key of ``binding`` as the footer shows keys: "c, del", "[", "?, f1"."""
+    if binding.key_display:
+        return binding.key_display
+    return ", ".join(app.get_key_display(Binding(key, "")) for key in binding.key.split(","))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -33,10 +40,7 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold cyan", no_wrap=True)
         table.add_column("does")
         for binding in self.keys:
-            keys = ", ".join(
-                self.app.get_key_display(Binding(k, "")) for k in binding.key.split(",")
-            )
-            table.add_row(keys, binding.description or binding.action)
+            table.add_row(keys_of(self.app, binding), binding.description or binding.action)
         for key, does in EXTRA:
             table.add_row(key, does)
         with VerticalScroll():
