@@ -80,7 +80,8 @@ class DexApp(App):
         super().__init__()
         self.peer = peer
         self.desk = Desk(peer, market, clock)
-        self.first_scenario = scenario
+        self.first_scenario = scenario  # --scenario: run once the peer is ready for it
+        self._markets_seen: tuple[str, ...] = ()
         self.recent = Recent(recent)
         self.status_every = status_every
         self.status: dict | None = None
@@ -136,8 +137,6 @@ class DexApp(App):
         self.set_interval(self.status_every, self.refresh_status)
         self.refresh_status()
         self.flush()
-        if self.first_scenario is not None:
-            self.call_after_refresh(self.load_scenario, self.first_scenario)
 
     # ------------------------------------------------------------------ the refresh tick
 
@@ -202,6 +201,18 @@ class DexApp(App):
         banner.update(message)
         banner.set_class(bool(message), "-shown")
         self.sub_title = self._sub_title()
+        self._maybe_start_scenario(status)
+
+    def _maybe_start_scenario(self, status: dict) -> None:
+        """Start ``--scenario`` once the peer can trade and its markets have settled: a
+        new cluster creates its markets one command at a time, and a file naming one not
+        yet created would be refused."""
+        markets = tuple(self.desk.markets())
+        settled = bool(markets) and markets == self._markets_seen
+        self._markets_seen = markets
+        if self.first_scenario is not None and settled and status["quorum"]:
+            path, self.first_scenario = self.first_scenario, None
+            self.load_scenario(path)
 
     def _sub_title(self) -> str:
         status = self.status or {}

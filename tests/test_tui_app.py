@@ -345,7 +345,7 @@ async def test_space_freezes_the_ladder_and_grouping_and_depth_change_it():
 
 
 async def test_a_scenario_given_at_start_runs_once_the_app_is_up():
-    app = make_app(scenario=SCENARIOS / "market_sweep.txt")
+    app = make_app(scenario=SCENARIOS / "market_sweep.txt", status_every=0.05)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, lambda: app.run_state is not None and app.run_state.done, timeout=20)
         assert app.run_state.error is None and app.run_state.sent == app.run_state.total

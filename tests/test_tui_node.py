@@ -1,6 +1,6 @@
 """The app over a real embedded peer (``net.Node``): it founds a cluster, shows the markets
-the cluster creates, and an order typed on the quick line is committed through consensus,
-written to the peer's log, and shown in the ladder and the orders panel."""
+the cluster creates, runs ``--scenario`` once they exist, and an order typed on the quick
+line is committed through consensus, written to the peer's log, and shown in the ladder."""
 
 from dex_tui.app import DexApp
 from dex_tui.widgets.ladder import DepthLadder
@@ -10,23 +10,33 @@ from net.storage import SqliteStorage
 from tests.tui_helpers import settle, type_text
 
 
+def bid_rests(node: Node) -> bool:
+    return any(o.side == "buy" for o in node.exchange.open_orders("solo"))
+
+
 async def test_an_order_typed_in_the_app_is_committed_by_the_embedded_peer(tmp_path):
     config = PeerConfig(name="solo", data_dir=tmp_path / "solo", discovery=False,
                         timing=Timing(found_after=0.2))  # fmt: skip
     node = Node(config)
     await node.start()
     try:
-        app = DexApp(node, market="ETH/USD", status_every=0.1)
+        scenario = tmp_path / "first.txt"
+        scenario.write_text("market ETH/USD\ns 0.5 @ 2100\n")  # a market created second
+        app = DexApp(node, market="ETH/USD", scenario=scenario, status_every=0.1)
         async with app.run_test(size=(130, 40)) as pilot:
             await settle(pilot, lambda: app.desk.market == "ETH/USD", 20, "the founded markets")
             await settle(pilot, lambda: (app.status or {}).get("role") == "leader", 20, "leader")
             await pilot.press("colon")
             await type_text(pilot, "b 2.5 @ 1999.99 post")
             await pilot.press("enter")
-            await settle(pilot, lambda: bool(node.exchange.open_orders("solo")), 20, "the order")
-            [order] = node.exchange.open_orders("solo")
-            assert (order.market, order.price, order.qty, order.post_only) == (
+            await settle(pilot, lambda: bid_rests(node), 20, "the order")
+            await settle(pilot, lambda: app.run_state is not None and app.run_state.done, 20)
+            assert app.run_state.error is None
+            orders = {o.side: o for o in node.exchange.open_orders("solo")}
+            bid, ask = orders["buy"], orders["sell"]
+            assert (bid.market, bid.price, bid.qty, bid.post_only) == (
                 "ETH/USD", 199999, 250, True)  # fmt: skip
+            assert (ask.side, ask.price, ask.qty) == ("sell", 210000, 50)
             ladder = app.query_one(DepthLadder)
             await settle(pilot, lambda: ladder.ladder is not None and ladder.ladder.bids[0], 20)
             best = ladder.ladder.bids[0]
