@@ -58,6 +58,7 @@ from .orders import (
 
 DEFAULT_HISTORY_LIMIT: Final = 100_000
 DEFAULT_TRADE_HISTORY: Final = 1_000
+_FORGET_BATCH: Final = 64  # forgotten orders whose physical removal is done together
 
 
 class Exchange:
@@ -75,6 +76,9 @@ class Exchange:
         # ``history_limit`` and is then used as a ring (see ``_retire``).
         self.history: list[Order] = []
         self.history_head = 0
+        # Orders just forgotten whose tables still hold them (see ``_retire``); empty
+        # whenever control is outside ``apply``/``apply_batch``.
+        self.forgotten: list[Order] = []
         self.next_order_id = 1
         self.next_trade_id = 1
         self.applied_index = 0
@@ -87,8 +91,11 @@ class Exchange:
         The node's entry point: one call per log entry keeps the per-command loop in
         compiled code. Returns each command's events.
         """
-        # self.apply, not a bound method in a local: compiled, that is a direct call
-        return [self.apply(command, index) for command in commands]
+        # self._apply, not a bound method in a local: compiled, that is a direct call
+        events = [self._apply(command, index) for command in commands]
+        if self.forgotten:
+            self._forget()
+        return events
 
     def apply(self, command: Command, index: int) -> list[Event]:
         """Apply one command found at log position ``index``; return what happened.
@@ -96,6 +103,13 @@ class Exchange:
         ``index`` never decreases (several commands may share one when a log entry
         carries a batch).
         """
+        events = self._apply(command, index)
+        if self.forgotten:
+            self._forget()
+        return events
+
+    def _apply(self, command: Command, index: int) -> list[Event]:
+        """``apply`` but for forgetting orders, which the caller finishes (``_forget``)."""
         if index < self.applied_index:
             raise ValueError(f"index {index} is behind applied index {self.applied_index}")
         self.applied_index = index
@@ -156,6 +170,8 @@ class Exchange:
         )
         if client_id is not None:  # one lookup both finds a duplicate and registers this one
             prior = account.by_client.setdefault(client_id, order)
+            if prior is not order and self._is_forgotten(prior):
+                account.by_client[client_id] = prior = order  # forgotten in this batch
             if prior is not order:
                 assert prior.outcome is not None  # every submitted order has one
                 events.append(prior.outcome._replace(duplicate=True))
@@ -526,6 +542,16 @@ class Exchange:
 
         Once full, the history is a ring: the newest order takes the oldest one's slot,
         so remembering costs a list store rather than a deque append and pop.
+
+        Forgetting is logically immediate (the order leaves the ring here) but its
+        physical work, taking it out of the order table and its owner's client ids and
+        freeing it with its ``Done`` and trades, waits in ``forgotten`` until the end of
+        the command batch (``_forget``). That work is mostly cache misses on long-cold
+        objects; done one order at a time between commands, each miss waits alone, done
+        for many orders in a row the processor overlaps them. Until then the only lookup
+        that could still meet a forgotten order and behave differently is the duplicate
+        check of a submit, which asks ``_is_forgotten``; a forgotten order is never live,
+        so cancels and amends reject it exactly as they reject an unknown one.
         """
         history = self.history
         if len(history) < self.history_limit:
@@ -539,9 +565,32 @@ class Exchange:
             history[head] = order
             head += 1
             self.history_head = 0 if head == len(history) else head
-        self.orders.remove(old.order_id)
-        if old.client_id is not None:  # its client id maps to it: duplicates never rest
-            del old.account.by_client[old.client_id]
+        forgotten = self.forgotten
+        forgotten.append(old)
+        if len(forgotten) >= _FORGET_BATCH:
+            self._forget()
+
+    def _is_forgotten(self, order: Order) -> bool:
+        """Whether ``order`` was forgotten but is still in the tables (duplicates only)."""
+        return any(old is order for old in self.forgotten)
+
+    def _forget(self) -> None:
+        """Take the orders in ``forgotten`` out of the tables, and let them go.
+
+        Their objects (order, ``Done``, trades) are freed together when the list goes,
+        at the end of this call. Reading ahead (touching every order, then every
+        ``Done``, before the real work) was measured and did not pay.
+        """
+        forgotten = self.forgotten
+        self.forgotten = []
+        orders = self.orders
+        for old in forgotten:
+            orders.remove(old.order_id)
+            client_id = old.client_id
+            if client_id is not None:
+                by_client = old.account.by_client
+                if by_client.get(client_id) is old:  # not if a new submit took the id over
+                    del by_client[client_id]
 
     def finished_orders(self) -> list[Order]:
         """The remembered finished orders, oldest first."""

@@ -3,7 +3,7 @@
 import pytest
 from engine_helpers import BTC, ETH, UNKNOWN, Driver, of, one
 
-from engine import Cancel, Done, Submit, Trade
+from engine import Cancel, CreateMarket, Done, Submit, Trade
 
 
 def _first_done(d: Driver, **kw: object) -> Done:
@@ -138,3 +138,19 @@ def test_history_limit_bounds_the_deduplication_window():
     assert d.ex.order_by_client_id("alice", "old") is None
     again = one(d.buy("alice", 100, 1, client_id="old", tif="ioc"), Done)
     assert (again.duplicate, again.order_id) == (False, 5)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_an_order_forgotten_earlier_in_the_same_batch_no_longer_deduplicates(limit):
+    """Forgetting is exact inside a log entry, where the tables are cleaned up later."""
+    from engine import Exchange
+
+    ex = Exchange(history_limit=limit)
+    ex.apply(CreateMarket(BTC, "BTC", "USD", "0.1", "0.001"), 1)
+    ioc = [Submit("alice", BTC, "buy", "limit", 100, 1, "ioc", client_id=f"k{i}") for i in range(3)]
+    again = Submit("alice", BTC, "buy", "limit", 100, 1, "ioc", client_id="k0")
+    *_, new, repeat = ex.apply_batch([*ioc, again, again], 2)
+    assert not one(new, Done).duplicate and one(new, Done).order_id == 4
+    assert one(repeat, Done) == one(new, Done)._replace(duplicate=True)
+    assert ex.order(1) is None and ex.order_by_client_id("alice", "k0").order_id == 4  # type: ignore[union-attr]
+    assert Exchange.restore(ex.snapshot()).snapshot() == ex.snapshot()
