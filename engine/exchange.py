@@ -91,11 +91,58 @@ class Exchange:
         The node's entry point: one call per log entry keeps the per-command loop in
         compiled code. Returns each command's events.
         """
+        self._warm(commands)
         # self._apply, not a bound method in a local: compiled, that is a direct call
         events = [self._apply(command, index) for command in commands]
         if self.forgotten:
             self._forget()
         return events
+
+    def _warm(self, commands: list[Command]) -> int:
+        """Read the cold memory the batch will need, before applying any command.
+
+        With many resting orders, a cancel follows a chain of cold objects (the order-table
+        slot, the order, its price level, its slot in its owner's open list), a submit
+        probes its owner's large client-id table, and once the history is full every
+        finished order pushes out a long-finished one, freed with its ``Done`` at the end
+        of the batch. Met one command at a time, each of those cache misses waits alone;
+        read here for the whole batch in a tight loop, the processor overlaps them, and
+        the commands then find their memory cached (measured: about a tenth faster with
+        100,000 resting orders, no slower without).
+
+        Reads only: nothing changes. Returns how many of those objects it found, a count
+        nothing needs but that keeps every read used.
+        """
+        found = 0
+        orders = self.orders
+        owners = self.owners
+        for command in commands:
+            if isinstance(command, Submit):
+                account = owners.get(command.owner)
+                client_id = command.client_id
+                if account is not None and client_id is not None and client_id in account.by_client:
+                    found += 1
+            elif isinstance(command, Cancel) and command.order_id is not None:
+                order = orders.get(command.order_id)
+                if order is not None and order.live:
+                    level = order.level
+                    if (
+                        level is not None
+                        and level.count
+                        and order.account.open[order.slot] is order
+                    ):
+                        found += 1
+        history = self.history
+        if history and len(history) >= self.history_limit:  # full: a ring (see _retire)
+            head = self.history_head
+            n = len(history)
+            for _ in commands:  # mostly at most one order is forgotten per command
+                if history[head].outcome is not None:
+                    found += 1
+                head += 1
+                if head == n:
+                    head = 0
+        return found
 
     def apply(self, command: Command, index: int) -> list[Event]:
         """Apply one command found at log position ``index``; return what happened.
