@@ -29,6 +29,9 @@ from net.datadir import DataDirError
 from net.node import Node
 from net.storage import StorageError
 
+LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
+EXIT_GRACE = 1.5  # seconds the screen gets to close after a signal, once the peer has left
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage)
@@ -141,10 +144,6 @@ async def run_tui(config: PeerConfig) -> int:
         logging.getLogger("dex").info("leaving the cluster")
         await node.stop()
     return 0
-
-
-LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
-EXIT_GRACE = 1.5  # seconds the screen gets to close after a signal, once the peer has left
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,14 @@ from dex_tui.widgets.orders import OpenOrders
 from dex_tui.widgets.tape import TradeTape
 from dex_tui.widgets.ticket import OrderTicket
 from engine import Submit
-from tests.tui_helpers import CLOCK, book_peer, make_app, settle, type_text
+from tests.tui_helpers import (
+    CLOCK,
+    book_peer,
+    make_app,
+    run_from_palette,
+    settle,
+    type_text,
+)
 
 SIZE = (130, 40)
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -270,11 +277,7 @@ async def test_switch_market_by_key_by_list_and_by_palette():
         markets.highlighted = 0
         await pilot.press("enter")
         await settle(pilot, lambda: app.desk.market == "BTC/USD")
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await type_text(pilot, "Market: ETH")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Market: ETH")
         await settle(pilot, lambda: app.desk.market == "ETH/USD")
 
 
@@ -326,7 +329,7 @@ async def test_space_freezes_the_ladder_and_grouping_and_depth_change_it():
         await pilot.pause()
         frozen = ladder.ladder
         app.peer.apply(Submit("bob", "BTC/USD", "buy", "limit", 1001, 100, client_id="late"))
-        await pilot.pause(0.2)
+        app.flush()  # a refresh tick while frozen
         assert ladder.ladder is frozen and "FROZEN" in str(
             app.query_one("#ladder-panel").border_title
         )
@@ -354,11 +357,7 @@ async def test_a_scenario_given_at_start_runs_once_the_app_is_up():
 async def test_a_scenario_loads_from_the_command_palette():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await type_text(pilot, "Load scenario: partial_fill")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "Load scenario: partial_fill")
         await settle(pilot, lambda: app.run_state is not None and app.run_state.done, timeout=20)
         assert app.run_state.scenario.name.startswith("partial_fill_walk")
 

@@ -8,6 +8,7 @@ waits exactly as long as the app needs and never sleeps a fixed time.
 import time
 from collections.abc import Callable
 
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 
 from dex_tui.app import DexApp
@@ -81,6 +82,22 @@ async def trade_live(pilot: Pilot) -> None:
     """Two trades after start, so the tape shows times, ticks and an own fill."""
     peer = pilot.app.peer
     peer.apply(Submit("carol", "BTC/USD", "buy", "limit", 1002, 200, client_id="c1"))
-    await pilot.pause(0.1)
+    pilot.app.flush()  # the refresh tick, now: each trade is seen on its own
     peer.apply(Submit("alice", "BTC/USD", "sell", "market", None, 300, "ioc", client_id="a1"))
-    await pilot.pause(0.2)
+    pilot.app.flush()
+    await pilot.pause()
+
+
+async def run_from_palette(pilot: Pilot, text: str) -> None:
+    """Open the command palette, search for ``text`` and run the hit once it is listed."""
+    await pilot.press("ctrl+p")
+    await settle(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), what="palette")
+    await type_text(pilot, text)
+    results = pilot.app.screen.query_one(CommandList)
+
+    def listed() -> bool:
+        at = results.highlighted
+        return at is not None and text in str(results.get_option_at_index(at).prompt)
+
+    await settle(pilot, listed, what=f"{text!r} in the palette")
+    await pilot.press("enter")

@@ -45,16 +45,18 @@ class Tape:
         first_look = symbol not in self._rows
         rows = self._rows.setdefault(symbol, deque(maxlen=TAPE_ROWS))
         since = self._last_id.get(symbol, 0)
-        market = exchange.markets[symbol]
-        if market.trades and market.trades[-1].trade_id <= since:
-            return False
-        new = exchange.recent_trades(symbol, since, len(market.trades))
+        new = []  # the newest trades after ``since``, at most a tape's worth, newest first
+        for trade in reversed(exchange.markets[symbol].trades):
+            if trade.trade_id <= since or len(new) == TAPE_ROWS:
+                break
+            new.append(trade)
         if not new:
             return False
+        new.reverse()
         now = None if first_look else self.clock()
         previous = rows[0].price if rows else None
         owner = self.owner
-        for trade in new[-TAPE_ROWS:]:
+        for trade in new:
             tick = 0 if previous is None else (trade.price > previous) - (trade.price < previous)
             own = owner in (trade.maker_owner, trade.taker_owner)
             rows.appendleft(
