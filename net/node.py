@@ -114,6 +114,7 @@ class Node:
         self._leaderless_since: float | None = None
         self._applied_waiters: list[tuple[int, asyncio.Future]] = []
         self._accepted: dict[int, str] = {}  # newcomers this leader let in: keep their links
+        self._admitting: set[int] = set()  # let in, not yet learners: admitted until they are
         self._unreachable: set[int] = set()  # peers a Ready's messages could not be queued for
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
@@ -523,7 +524,10 @@ class Node:
             if request.node_id not in (*c.conf.voters, *c.conf.learners):
                 c.propose_conf_change(add)
 
-        self._do(admit)  # if it is dropped, the newcomer asks again
+        # The newcomer now waits for the log and does not ask again; a change dropped
+        # because another is pending is proposed again by _lead_membership.
+        self._admitting.add(request.node_id)
+        self._do(admit)
         return JoinReply(ok=True, leader_id=self.node_id, leader_addr=self.api_addr)
 
     # ------------------------------------------------------------------ membership
@@ -599,6 +603,10 @@ class Node:
         conf = core.conf
         if core.pending_conf_index > core.applied_index:
             return  # one change at a time
+        self._admitting -= {*conf.voters, *conf.learners}
+        for newcomer in self._admitting:  # let in, but its change was dropped: again
+            self._conf(ConfChange(ConfChangeType.ADD_LEARNER, newcomer, conf.index))
+            return
         now = time.monotonic()
         last = core.last_index()
         if len(conf.voters) < self.config.max_voters:
