@@ -41,6 +41,7 @@ from .widgets.ticket import OrderTicket
 
 FLUSH_HZ = 15
 STATUS_EVERY = 1.0  # seconds between cluster status reads
+RECOVERY_HINT_AFTER = 30.0  # seconds of NO QUORUM before the banner says how to recover
 
 
 class DexApp(App):
@@ -88,6 +89,7 @@ class DexApp(App):
         self.run_state: ScenarioRun | None = None
         self._shown: tuple | None = None  # what the panels show: (index, settings, blotter)
         self._shown_market = ""
+        self._epoch = getattr(peer, "epoch", 0)  # the peer's state, replaced when it moves
         self.main_screen: Screen | None = None  # the screen the panels are on (set at mount)
 
     # ------------------------------------------------------------------ layout
@@ -142,6 +144,13 @@ class DexApp(App):
 
     def flush(self) -> None:
         """Repaint the panels whose data moved since the last tick (see the module doc)."""
+        epoch = getattr(self.peer, "epoch", 0)
+        if epoch != self._epoch:  # the peer moved to another cluster: its state is new
+            self._epoch = epoch
+            self.desk = Desk(self.peer, self.desk.market or self.desk.wanted_market,
+                             self.desk.tape.clock)  # fmt: skip
+            self._shown = None
+            self._shown_market = ""
         desk = self.desk
         if not desk.ensure_market():
             return
@@ -443,12 +452,52 @@ class DexApp(App):
         for path in [*self.recent.paths, *scenario_files(scenario_dirs())]:
             yield SystemCommand(f"Load scenario: {path.name}", str(path),
                                 partial(self.load_scenario, path))  # fmt: skip
+        for other in (self.status or {}).get("other_clusters", []):
+            names, cluster_id = ", ".join(other["peers"]), other["cluster_id"]
+            yield SystemCommand(f"Switch to cluster {cluster_id} ({names})",
+                                "leave this cluster and join that one; this peer's data is "
+                                "moved aside, not deleted",
+                                partial(self.switch_cluster, cluster_id, names))  # fmt: skip
+
+    # ------------------------------------------------------------------ clusters
+
+    def switch_cluster(self, cluster_id: str, names: str) -> None:
+        """Leave this cluster for ``cluster_id``, once the user confirms."""
+        here = (self.status or {}).get("cluster_id", "")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.notify(f"leaving cluster {here} for {cluster_id}…")
+                self._switch(cluster_id)
+
+        self.push_screen(ConfirmScreen(
+            f"Leave cluster {here} and join {cluster_id} ({names})? This peer's orders and "
+            f"trades there stay in that cluster; its copy here is moved aside, not deleted."),
+            answered)  # fmt: skip
+
+    @work(group="cluster", exclusive=True)
+    async def _switch(self, cluster_id: str) -> None:
+        await self.peer.switch_cluster(cluster_id)
+        self.refresh_status()
 
 
 def _banner_text(status: dict) -> str:
-    if status["role"] == "joining":
-        return "Looking for a cluster to join… (orders are refused until this peer is in one)"
+    cluster = status.get("cluster", "")
+    if status.get("state", status["role"]) == "joining":
+        doing = status.get("joining") or "looking for a cluster"
+        return (f"Joining cluster {cluster!r}: {doing}. Orders are refused until this peer "
+                "is in it.")  # fmt: skip
     if not status["quorum"]:
-        return ("NO QUORUM — this peer cannot reach a majority of the cluster: orders are "
+        text = ("NO QUORUM — this peer cannot reach a majority of the cluster: orders are "
                 "refused until it can. The book shown may be stale.")  # fmt: skip
+        if status.get("no_quorum_s", 0) >= RECOVERY_HINT_AFTER:
+            text += (" If the other peers are gone for good, quit and start this one again "
+                     "with --force-new-cluster: it keeps its book and becomes the cluster's "
+                     "only voter, and others can join it.")  # fmt: skip
+        return text
+    others = status.get("other_clusters") or []
+    if others:
+        seen = "; ".join(f"{o['cluster_id']} ({', '.join(o['peers'])})" for o in others)
+        return (f"Another cluster named {cluster!r} is visible: {seen}. To move this peer "
+                "there: ctrl+p, Switch to cluster.")  # fmt: skip
     return ""

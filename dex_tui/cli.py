@@ -1,8 +1,10 @@
 """The ``dex-tui`` command (spec/cli.md): options, then the peer, headless or with the UI.
 
 Errors in the options or the data dir are one line on stderr and exit code 2. A headless
-peer prints ``dex: ready name=NAME api=HOST:PORT`` once its API answers, logs to stderr,
-and on SIGTERM or SIGINT leaves the cluster cleanly and exits 0 within 5 seconds.
+peer prints ``dex: ready name=NAME api=HOST:PORT`` once its API answers and it is in a
+cluster with its markets applied, logs to stderr, and on SIGTERM or SIGINT leaves the
+cluster cleanly and exits 0 within 5 seconds. If the peer's own loop dies, it exits 1
+(crash-only: the traceback is in the log).
 
 With the UI, the peer and the Textual app share one event loop: the peer is started first
 (so a bad data dir is still a one-line error before the screen is taken over), the app runs
@@ -27,7 +29,12 @@ from typing import Any, NoReturn
 from net.config import GC_THRESHOLDS, ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
 from net.node import Node
+from net.recovery import RecoveryError
 from net.storage import StorageError
+
+#: What keeps a peer from starting: a one-line message, exit code 2.
+START_ERRORS = (DataDirError, StorageError, ConfigError, RecoveryError)
+EXIT_FAILED = 1  # the peer's loop died
 
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
 EXIT_GRACE = 1.5  # seconds the screen gets to close after a signal, once the peer has left
@@ -54,6 +61,11 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
     p.add_argument("--grape", help="also announce on / discover through a Grenache grape")
     p.add_argument("--scenario", type=Path, help="run a scenario file once started")
     p.add_argument("--market", help="market shown first")
+    p.add_argument("--cluster", help="join (or found) only a cluster of this name; kept in the "
+                   "data dir (default: dex)")  # fmt: skip
+    p.add_argument("--force-new-cluster", action="store_true",
+                   help="recovery: keep this peer's state and log and become the only voter "
+                   "of its cluster (only when the others are gone for good)")  # fmt: skip
     args = p.parse_args(argv)
     if args.name is not None and not (0 < len(args.name) <= 64 and args.name.isprintable()):
         p.error("--name: expected 1 to 64 printable characters")
@@ -69,6 +81,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
         grape=args.grape,
         scenario=args.scenario,
         market=args.market,
+        cluster=args.cluster,
+        force_new_cluster=args.force_new_cluster,
     )
     try:
         config.timing = Timing.from_env(os.environ)
@@ -82,16 +96,25 @@ async def run_headless(config: PeerConfig) -> int:
     node = Node(config)
     try:
         await node.start()
-    except (DataDirError, StorageError) as exc:
+    except START_ERRORS as exc:
         print(f"dex-tui: error: {exc}", file=sys.stderr)
         return 2
+    assert node.failed is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):  # before "ready": a stop may follow at once
         loop.add_signal_handler(sig, stop.set)
-    gc.freeze()  # what start-up built is long-lived: keep the collector off it
-    print(f"dex: ready name={node.name} api={node.api_addr}", flush=True)
-    await stop.wait()
+    stopped = asyncio.ensure_future(stop.wait())
+    ready = asyncio.ensure_future(node.ready.wait())
+    await asyncio.wait([ready, stopped, node.failed], return_when=asyncio.FIRST_COMPLETED)
+    if ready.done() and not node.failed.done():
+        gc.freeze()  # what start-up built is long-lived: keep the collector off it
+        print(f"dex: ready name={node.name} api={node.api_addr}", flush=True)
+        await asyncio.wait([stopped, node.failed], return_when=asyncio.FIRST_COMPLETED)
+    ready.cancel()
+    if node.failed.done():
+        await node.abort()
+        return EXIT_FAILED
     logging.getLogger("dex").info("leaving the cluster")
     await node.stop()
     return 0
@@ -105,7 +128,7 @@ async def run_tui(config: PeerConfig) -> int:
     node = Node(config)
     try:
         await node.start()
-    except (DataDirError, StorageError) as exc:
+    except START_ERRORS as exc:
         logging.getLogger().removeHandler(buffered)
         print(f"dex-tui: error: {exc}", file=sys.stderr)
         return 2
@@ -137,12 +160,21 @@ async def run_tui(config: PeerConfig) -> int:
         asyncio.get_running_loop().add_signal_handler(
             sig, lambda: asyncio.ensure_future(leave_then_exit())
         )
+    assert node.failed is not None
+    node.failed.add_done_callback(lambda _: app.exit(return_code=EXIT_FAILED))
     gc.freeze()
     try:
         await app.run_async()
     finally:
-        logging.getLogger("dex").info("leaving the cluster")
-        await node.stop()
+        if node.failed.done():
+            await node.abort()
+        else:
+            logging.getLogger("dex").info("leaving the cluster")
+            await node.stop()
+    if node.failed.done():
+        print(f"dex-tui: error: the peer stopped after a fault: {node.failed.result()!r}; "
+              f"see {node.data.path / 'dex.log'}", file=sys.stderr)  # fmt: skip
+        return EXIT_FAILED
     return 0
 
 

@@ -11,8 +11,8 @@ import asyncio
 from importlib.metadata import version
 
 from engine import Command, Event, Exchange
-from net.node import FOUNDING_MARKETS
 from net.rpc.errors import RpcError
+from net.shell import FOUNDING_MARKETS
 
 
 class LocalPeer:
@@ -23,6 +23,9 @@ class LocalPeer:
         self.quorum = True
         self.hold: asyncio.Event | None = None  # when set to an unset Event, writes wait on it
         self.peers: list[dict] = []  # what status() reports about other peers
+        self.others: list[dict] = []  # other clusters of its name that it reports
+        self.epoch = 0  # bumped when it "moves" to another cluster (switch_cluster)
+        self.no_quorum_s = 0.0
         for command in FOUNDING_MARKETS:
             self.apply(command)
 
@@ -61,11 +64,25 @@ class LocalPeer:
         events = self.apply(command)
         return self.index, events
 
+    async def switch_cluster(self, cluster_id: str) -> None:
+        """As a peer moving over does: a new, empty state (the founding markets again)."""
+        self._exchange = Exchange()
+        self.index = 0
+        for command in FOUNDING_MARKETS:
+            self.apply(command)
+        self.others = [o for o in self.others if o["cluster_id"] != cluster_id]
+        self.epoch += 1
+
     def status(self, digest: bool = True) -> dict:
         return {
             "name": self._name,
             "node_id": 1,
+            "cluster": "dex",
             "cluster_id": "local",
+            "state": "trading" if self.quorum else "no_quorum",
+            "joining": None,
+            "no_quorum_s": 0.0 if self.quorum else self.no_quorum_s,
+            "other_clusters": self.others,
             "role": "leader" if self.quorum else "follower",
             "term": 1,
             "leader": self._name if self.quorum else None,

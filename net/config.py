@@ -40,8 +40,11 @@ class Timing:
     request_timeout: float = 10.0  # a write not applied by then is ERR_TIMEOUT
     retry_after: float = 1.5  # re-propose a write not applied by then (deduplicated)
     no_leader_grace: float = 2.0  # a write waits this long for a leader, then ERR_NO_QUORUM
-    found_after: float = 1.5  # wait this long for a cluster to join before founding one
+    found_after: float = 2.0  # look this long (mDNS queries sent) for a cluster before founding
+    join_every: float = 1.0  # a peer that wants in asks again this often, until it is a member
     remove_after: float = 30.0  # a voter unreachable this long is replaced, if quorum allows
+    promote_heard: float = 1.0  # a learner is promoted only if heard from this recently
+    alive_within: float = 2.0  # a voter heard from this recently counts as reachable
     snapshot_every: int = 20_000  # applied entries between snapshots
     keep_entries: int = 5_000  # entries kept behind a snapshot for slow followers
 
@@ -76,6 +79,8 @@ class PeerConfig:
     grape: str | None = None
     scenario: Path | None = None
     market: str | None = None
+    cluster: str | None = None  # None: the name the data dir remembers, else "dex"
+    force_new_cluster: bool = False
     max_voters: int = 5
     timing: Timing = field(default_factory=Timing)
 

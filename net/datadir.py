@@ -2,9 +2,15 @@
 
 Layout of a data dir (the consensus log and snapshots join it with the peer's storage):
 
-    identity.json   {"format": "dex-data/1", "name": ..., "node_id": ...}, written once
+    identity.json   {"format": "dex-data/1", "name": ...}, written once
     lock            held (flock) by the running peer, so two processes never share a dir
     boots           how many times the peer started (request numbers include it)
+    cluster         the name of the cluster this peer belongs to (--cluster)
+    previous/       consensus stores moved aside when the peer changed clusters, never deleted
+
+The consensus id lives in the consensus store, not here (``net/shell.py``,
+``consensus_id``): a wiped store makes a new member. Data dirs written before that hold a
+``node_id`` in identity.json, which a store with a log but no id of its own adopts.
 
 Without ``--name`` and ``--data-dir``, several ``dex-tui`` started on one machine must each
 become a different peer, yet a restarted one should come back as itself. So the default is
@@ -15,7 +21,9 @@ else a new one with a generated name.
 import fcntl
 import json
 import os
+import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -24,6 +32,10 @@ FORMAT = "dex-data/1"
 IDENTITY = "identity.json"
 LOCK = "lock"
 BOOTS = "boots"
+CLUSTER = "cluster"
+PREVIOUS = "previous"
+DEFAULT_CLUSTER = "dex"
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 _WORDS = (
     "amber", "birch", "cedar", "delta", "ember", "fjord", "grove", "heron", "iris", "juniper",
     "kestrel", "lumen", "maple", "nova", "onyx", "pine", "quartz", "raven", "sage", "tide",
@@ -37,7 +49,23 @@ class DataDirError(Exception):
 @dataclass(frozen=True, slots=True)
 class Identity:
     name: str
-    node_id: int  # the consensus id: random, 53 bits (exact in JSON), never reused
+    legacy_node_id: int = 0  # the consensus id of a data dir from before it lived in the store
+
+
+def new_node_id() -> int:
+    """A fresh consensus id: random, never reused; 53 bits, as the id travels in JSON and
+    JavaScript reads numbers as doubles."""
+    return secrets.randbits(53) or 1
+
+
+def check_cluster_name(name: str) -> str:
+    """``name`` if it is a usable cluster name, else DataDirError saying why."""
+    if not CLUSTER_NAME.fullmatch(name):
+        raise DataDirError(
+            f"--cluster: {name[:40]!r} is not a cluster name (1 to 40 letters, digits, '.', "
+            "'_' or '-', starting with a letter or digit)"
+        )
+    return name
 
 
 def user_data_root() -> Path:
@@ -65,13 +93,35 @@ class DataDir:
             boots = int(file.read_text()) + 1
         except (FileNotFoundError, ValueError):
             boots = 1
-        tmp = self.path / (BOOTS + ".tmp")
-        with open(tmp, "w") as out:
-            out.write(f"{boots}\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, file)
+        _write_durably(file, f"{boots}\n")
         return boots
+
+    def cluster_name(self) -> str | None:
+        """The cluster name this peer was last started for, if it was ever recorded."""
+        try:
+            return check_cluster_name((self.path / CLUSTER).read_text().strip())
+        except (FileNotFoundError, DataDirError):
+            return None
+
+    def remember_cluster(self, name: str) -> None:
+        _write_durably(self.path / CLUSTER, name + "\n")
+
+    def move_aside(self, files: list[str], label: str) -> Path | None:
+        """Move ``files`` of this dir (those that exist) into ``previous/LABEL-TIME/``;
+        where they went, or None when there was nothing to move. Nothing is deleted."""
+        present = [f for f in files if (self.path / f).exists()]
+        if not present:
+            return None
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", label)[:60] or "cluster"
+        base = self.path / PREVIOUS / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+        target, n = base, 1
+        while target.exists():
+            n += 1
+            target = base.with_name(f"{base.name}-{n}")
+        target.mkdir(parents=True)
+        for name in present:
+            os.replace(self.path / name, target / name)
+        return target
 
     def close(self) -> None:
         self._lock.close()  # closing the file releases the flock
@@ -126,12 +176,8 @@ def _read_or_create_identity(path: Path, name: str | None) -> Identity:
             raise DataDirError(
                 f"data dir {path} holds files that are not a dex peer's: {others[0]}"
             )
-        # 53 bits: the id travels in JSON, and JavaScript reads numbers as doubles
-        identity = Identity(name or generate_name(), secrets.randbits(53) or 1)
-        record = {"format": FORMAT, "name": identity.name, "node_id": identity.node_id}
-        tmp = path / (IDENTITY + ".tmp")
-        tmp.write_text(json.dumps(record) + "\n")
-        os.replace(tmp, file)
+        identity = Identity(name or generate_name())
+        _write_durably(file, json.dumps({"format": FORMAT, "name": identity.name}) + "\n")
         return identity
     try:
         record = json.loads(file.read_text())
@@ -139,7 +185,7 @@ def _read_or_create_identity(path: Path, name: str | None) -> Identity:
             isinstance(record, dict)
             and record.get("format") == FORMAT
             and isinstance(record.get("name"), str)
-            and isinstance(record.get("node_id"), int)
+            and isinstance(record.get("node_id", 0), int)
         )
     except (OSError, ValueError):
         ok = False
@@ -147,4 +193,14 @@ def _read_or_create_identity(path: Path, name: str | None) -> Identity:
         raise DataDirError(f"data dir {path}: {IDENTITY} is corrupt or from another program")
     if name is not None and record["name"] != name:
         raise DataDirError(f"data dir {path} belongs to peer {record['name']!r}, not {name!r}")
-    return Identity(record["name"], record["node_id"])
+    return Identity(record["name"], record.get("node_id", 0))
+
+
+def _write_durably(file: Path, text: str) -> None:
+    """Replace ``file`` with ``text`` so that a crash leaves the old or the new content."""
+    tmp = file.with_name(file.name + ".tmp")
+    with open(tmp, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, file)

@@ -1,9 +1,14 @@
 """The replicated state machine: what every peer builds by applying the committed log.
 
-It is the engine (every market, book and trade) plus two small tables the peers need to
-agree on as well: the cluster's identity and member directory (who is who, at which
-address: a newcomer learns everyone from the log), and the requests already applied (so a
-command the node had to propose twice, after a leader change, is applied once).
+It is the engine (every market, book and trade) plus small tables the peers need to agree
+on as well: the cluster's identity and member directory (who is who, at which address: a
+newcomer learns everyone from the log), the requests already applied (so a command the node
+had to propose twice, after a leader change, is applied once), and how many trader commands
+were applied (none: the cluster holds only its founding entries and may merge into another,
+see ``docs/node.md``).
+
+An entry's commands go to the engine in one ``Exchange.apply_batch`` call: the peer's real
+apply path, and the one ``bench/engine.py`` measures from the log's bytes.
 
 Entry payloads (opaque bytes to Raft) are compact JSON objects, one kind per key:
 
@@ -15,13 +20,13 @@ An empty payload is a new leader's no-op. A payload that does not parse is skipp
 reported) rather than allowed to stop the peer: every peer skips it alike.
 """
 
+import hashlib
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import engine
-from engine import Event, Exchange, InvalidInput, parse_command
+from engine import Command, CreateMarket, Event, Exchange, InvalidInput, parse_command
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,7 @@ FORMAT = b"dex-machine/1\n"
 DEDUPE_WINDOW = 100_000  # requests per origin remembered for deduplication
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Member:
     node_id: int
     name: str
@@ -97,47 +102,69 @@ class Requests:
 
 
 class Machine:
+    requests_class = Requests  # the simulator's injected bugs swap it (net/sim/bugs.py)
+
     def __init__(self) -> None:
         self.exchange = Exchange()
         self.cluster_id = ""
         self.members: dict[int, Member] = {}  # everyone who ever joined, removed ones too
-        self.requests = Requests()
+        self.requests = self.requests_class()
+        self.trader_commands = 0  # applied commands other than creating a market
         self.applied_index = 0
 
-    def apply(self, index: int, payload: bytes) -> Iterator[Applied]:
-        """Apply one committed normal entry; yield the outcome of each command in it."""
+    @property
+    def pristine(self) -> bool:
+        """Nothing but founding entries applied: no trader ever did anything here."""
+        return self.trader_commands == 0
+
+    def apply(self, index: int, payload: bytes) -> list[Applied]:
+        """Apply one committed normal entry; the outcome of each command in it."""
         self.applied_index = index
         if not payload:
-            return
+            return []
         try:
             record = json.loads(payload)
             ((kind, body),) = record.items()
         except (ValueError, AttributeError):
             log.error("entry %d: not a dex payload; skipped on every peer", index)
-            return
+            return []
         if kind == "c" and isinstance(body, list):
-            yield from self._commands(index, body)
-        elif kind == "m" and _shaped(body, (int, str, str)):
+            return self._commands(index, body)
+        if kind == "m" and _shaped(body, (int, str, str)):
             node_id, name, addr = body
             self.members[node_id] = Member(node_id, name, addr)
         elif kind == "cluster" and isinstance(body, str) and not self.cluster_id:
             self.cluster_id = body
+        return []
 
-    def _commands(self, index: int, batch: list) -> Iterator[Applied]:
+    def _commands(self, index: int, batch: list) -> list[Applied]:
+        """Every request of the entry: duplicates and unparsable ones answered at once, the
+        rest handed to the engine together."""
+        outcomes: list[Applied] = []
+        fresh: list[int] = []  # where in ``outcomes`` each command the engine runs goes
+        commands: list[Command] = []
         for item in batch:
             if not _shaped(item, (int, int, dict)):
                 log.error("entry %d: malformed request skipped on every peer", index)
                 continue
             origin, seq, obj = item
             if not self.requests.admit(origin, seq):
-                yield Applied(origin, seq, index, None)
+                outcomes.append(Applied(origin, seq, index, None))
                 continue
             try:
                 command = parse_command(obj)
             except InvalidInput as exc:
-                yield Applied(origin, seq, index, None, str(exc))
+                outcomes.append(Applied(origin, seq, index, None, str(exc)))
                 continue
-            yield Applied(origin, seq, index, self.exchange.apply(command, index))
+            if not isinstance(command, CreateMarket):
+                self.trader_commands += 1
+            fresh.append(len(outcomes))
+            outcomes.append(Applied(origin, seq, index, None))
+            commands.append(command)
+        if commands:
+            for at, events in zip(fresh, self.exchange.apply_batch(commands, index), strict=True):
+                outcomes[at] = Applied(outcomes[at].origin, outcomes[at].seq, index, events)
+        return outcomes
 
     # -- snapshots: the engine's own canonical bytes, plus the tables --
 
@@ -148,6 +175,7 @@ class Machine:
             "members": [[m.node_id, m.name, m.addr] for m in sorted(self.members.values(),
                                                                    key=lambda m: m.node_id)],
             "requests": self.requests.to_json(),
+            "trader_commands": self.trader_commands,
         }  # fmt: skip
         head = json.dumps(tables, separators=(",", ":"), sort_keys=True).encode()
         return FORMAT + len(head).to_bytes(8, "big") + head + self.exchange.snapshot()
@@ -167,7 +195,9 @@ class Machine:
             machine.cluster_id = str(tables["cluster"])
             machine.members = {int(i): Member(int(i), str(n), str(a))
                                for i, n, a in tables["members"]}  # fmt: skip
-            machine.requests = Requests.from_json(tables["requests"])
+            machine.requests = cls.requests_class.from_json(tables["requests"])
+            # a snapshot from before the count existed: assume traders were there
+            machine.trader_commands = int(tables.get("trader_commands", 1))
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput("snapshot", f"malformed tables: {exc}") from None
         return machine
@@ -175,3 +205,7 @@ class Machine:
     def digest(self) -> str:
         """The exchange's digest: what rpc.md's ``digest`` op reports."""
         return self.exchange.digest()
+
+    def state_digest(self) -> str:
+        """A digest of everything replicated, the tables too (the simulator compares it)."""
+        return hashlib.sha256(self.snapshot()).hexdigest()

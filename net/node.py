@@ -1,88 +1,60 @@
-"""The peer: consensus, durable log, engine, RPC and peer links in one asyncio process.
+"""The peer: the shell (``net/shell.py``) driven by asyncio, SQLite and websockets.
 
-One task owns the Raft core (the *shell loop*, :meth:`Node._run`): it feeds the core what
-arrived (peer messages, ticks, proposals), takes a Ready, makes its writes durable in a
-worker thread (fsync does not block the loop), sends its messages, applies its committed
-entries to the state machine (:mod:`net.machine`) and resolves the requests waiting for
-them, then advances. Everything that arrives meanwhile waits in the inbox, so under load one
-Ready (one fsync, one message per peer) carries many requests: group commit for free.
+Everything a peer decides lives in the sans-I/O :class:`~net.shell.Shell`; this module is
+its driver, and the only code that does I/O for it:
 
-Writes from the RPC (:meth:`execute`) get a per-node sequence number, are batched into one
-log entry per loop turn and wait until applied here; a request not applied in time is
-proposed again (the machine drops the duplicate), and fails with ERR_NO_QUORUM when no
-leader is known for a while (this side of a partition cannot commit) or ERR_TIMEOUT.
+- **the shell loop** (:meth:`Node._run`, one task): takes a turn (``next_turn``), sends its
+  early messages, makes its writes durable in a worker thread (fsync does not block the
+  loop), sends the rest, ``persisted``; stores snapshots the shell asks for; hands answers
+  to the RPC requests waiting for them. Inputs (peer messages, ticks, writes, join
+  requests) go to the shell as they arrive; while a turn is in flight the shell queues them,
+  so under load one turn (one fsync, one message per peer) carries many requests;
+- **the ticker** (one tick every ``timing.tick``);
+- **joining** (``net/joining.py``): discovery, seeds, grapes, founding and merging;
+- **links**: one authenticated websocket per peer the shell wants (``net/transport``);
+- **status** (``net/status.py``): what the ``status`` op and the screen show.
 
-Membership (:meth:`_membership`, a slower loop) founds a cluster when there is none to join,
-joins one through ``--peer`` seeds or discovery, promotes caught-up learners to voters up
-to ``max_voters``, replaces voters gone longer than ``remove_after``, and on a clean stop
-hands leadership over and removes this peer. See ``docs/node.md``.
+Crash-only: an exception in any of the peer's tasks is logged with its traceback, the peer
+closes without a word to the cluster, and :attr:`Node.failed` says so (the command exits
+non-zero). A peer never answers while its loop is dead. See ``docs/node.md``.
 """
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib.metadata import version
 
 from aiohttp import web
 
 import engine
-from engine import Command, CreateMarket, Event, encode_command
-from net.config import PeerConfig
-from net.datadir import DataDir, open_data_dir
+from engine import Command, Event
+from net.config import ConfigError, PeerConfig
+from net.datadir import DEFAULT_CLUSTER, DataDir, check_cluster_name, new_node_id, open_data_dir
 from net.discovery import Discovery, Sighting
 from net.grenache import Presence, announced_names
-from net.machine import Applied, Machine
-from net.raft.confchange import ConfChange, ConfChangeType
+from net.joining import Joiner
+from net.machine import Machine
 from net.raft.config import Config
-from net.raft.core import RaftCore
-from net.raft.entries import EntryKind, EntryRun
-from net.raft.errors import ProposalDropped
 from net.raft.messages import Msg
-from net.raft.ordering import SEND_BEFORE_PERSIST
-from net.raft.state import Ready, Role
+from net.recovery import force_new_cluster
 from net.rpc.api import Api
-from net.rpc.errors import RpcError
+from net.rpc.errors import ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
 from net.rpc.server import RpcServer
-from net.storage import SqliteStorage
+from net.shell import NOT_JOINED, Shell, consensus_id
+from net.status import peer_status
+from net.storage import FILE, SqliteStorage
 from net.transport.control import JoinReply, JoinRequest
-from net.transport.links import PeerLinks, TransportError
+from net.transport.links import PeerLinks
+from net.writes import Answer
 
 log = logging.getLogger(__name__)
 
-#: Markets every new cluster starts with (spec/cli.md).
-FOUNDING_MARKETS = (
-    CreateMarket("BTC/USD", "BTC", "USD", "0.1", "0.001"),
-    CreateMarket("ETH/USD", "ETH", "USD", "0.01", "0.01"),
-)
-SLOW_READY = 0.1  # seconds: a loop turn slower than this is logged
-ENTRY_COMMANDS = 256  # requests batched into one log entry, at most (~50 KiB)
-ROLE_NAMES = {Role.LEADER: "leader", Role.FOLLOWER: "follower", Role.CANDIDATE: "candidate",
-              Role.PRE_CANDIDATE: "candidate"}  # fmt: skip
-
-
-@dataclass(slots=True)
-class Pending:
-    """A write waiting to be applied here."""
-
-    item: list  # [origin, seq, command]: what the log carries
-    future: asyncio.Future
-    deadline: float
-    proposed_at: float = 0.0  # 0: waiting in the outbox
-
-
-@dataclass(slots=True)
-class Inbox:
-    """What waits for the shell loop: only it touches the core (never mid-Ready)."""
-
-    messages: list[Msg] = field(default_factory=list)
-    ticks: int = 0
-    actions: list[Callable[[RaftCore], None]] = field(default_factory=list)
+SLOW_TURN = 0.1  # seconds: a turn slower than this is logged
+LEAVE_WITHIN = 3.0  # seconds a clean leave may take before the peer stops regardless
+STORE_FILES = [FILE, FILE + "-wal", FILE + "-shm"]
 
 
 class Node:
@@ -94,37 +66,35 @@ class Node:
         self.timing = config.timing
         self.data: DataDir | None = None
         self.storage: SqliteStorage | None = None
-        self.machine = Machine()
-        self.core: RaftCore | None = None  # None until this peer founds or joins a cluster
-        self.links: PeerLinks | None = None
+        self.shell: Shell = None  # type: ignore[assignment]  # set by start()
+        self.links: PeerLinks = None  # type: ignore[assignment]  # set by start()
         self.discovery: Discovery | None = None
         self.grape: Presence | None = None  # --grape: announced there, peers looked up
+        self.joiner = Joiner(self)
         self.api_host = config.bind
         self.api_port = 0
-        self.started_at = 0.0
-        self.listeners: list[Callable[[int, list[Event]], None]] = []  # the TUI's feed
+        self.listeners: list[Callable[[int, list[Event]], None]] = []  # the screen's feed
+        self.epoch = 0  # bumped when this peer's state is replaced by another cluster's
+        self.ready = asyncio.Event()  # in a cluster, its markets applied (spec/cli.md)
+        self.failed: asyncio.Future[BaseException] | None = None  # set by start()
         self._rpc = RpcServer(Api(self))
         self._runner: web.ServerRunner | None = None
-        self._inbox = Inbox()
         self._wake = asyncio.Event()
-        self._outbox: list[int] = []  # seqs to propose
-        self._pending: dict[int, Pending] = {}
-        self._seq = 0
-        self._seen: dict[int, float] = {}  # node id -> when a message last came from it
-        self._leaderless_since: float | None = None
+        self._turning = asyncio.Lock()  # held by the shell loop while a turn is in flight
+        self._futures: dict[int, asyncio.Future] = {}
         self._applied_waiters: list[tuple[int, asyncio.Future]] = []
-        self._accepted: dict[int, str] = {}  # newcomers this leader let in: keep their links
-        self._admitting: set[int] = set()  # let in, not yet learners: admitted until they are
-        self._unreachable: set[int] = set()  # peers a Ready's messages could not be queued for
+        self._linked: set[int] = set()
+        self._links_version = -1
         self._tasks: list[asyncio.Task] = []
+        self._chores: set[asyncio.Task] = set()  # short tasks (re-advertising)
         self._stopping = False
+        self._closed = False
 
     # ------------------------------------------------------------------ identity
 
     @property
     def node_id(self) -> int:
-        assert self.data is not None
-        return self.data.identity.node_id
+        return self.shell.id
 
     @property
     def name(self) -> str:
@@ -140,33 +110,40 @@ class Node:
         return f"{self.api_host}:{self.api_port}"
 
     @property
+    def machine(self) -> Machine:
+        return self.shell.machine
+
+    @property
     def exchange(self) -> engine.Exchange:  # rpc Backend
-        return self.machine.exchange
+        return self.shell.machine.exchange
+
+    @property
+    def core(self):
+        return self.shell.core
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Open the data dir and log, listen, and begin founding, joining or rejoining."""
-        self.started_at = time.monotonic()
+        """Open the data dir and log, listen, and begin founding, joining or rejoining.
+
+        DataDirError / StorageError / ConfigError / RecoveryError: the peer cannot start
+        (one line each; the command exits 2)."""
+        self.failed = asyncio.get_running_loop().create_future()
         self.data = open_data_dir(self.config.name, self.config.data_dir)
         try:
             self.storage = SqliteStorage(self.data.path)
+            cluster = self._cluster_name(self.storage)
+            consensus_id(self.storage, self.data.identity.legacy_node_id, new_node_id)
+            if self.config.force_new_cluster:
+                changes = force_new_cluster(self.storage, self.storage.node_id)
+                log.warning("--force-new-cluster: this peer is now the only voter of its "
+                            "cluster (%d configuration entries written)", changes)  # fmt: skip
         except BaseException:
+            if self.storage is not None:
+                self.storage.close()
             self.data.close()
             raise
-        # Requests are numbered (boot << 40) + n: unique across restarts, so the machine's
-        # dedupe never mistakes a new request for an old one.
-        self._seq = self.data.next_boot() << 40
-        snapshot = self.storage.snapshot()
-        if snapshot.data:
-            self.machine = Machine.restore(snapshot.data)
-        self.links = PeerLinks(
-            self.node_id,
-            self.machine.cluster_id,
-            self.config.secret.encode(),
-            self._on_peer_message,
-            on_join=self._on_join,
-        )
+        self.data.remember_cluster(cluster)
         server = web.Server(self._dispatch, access_log=None)
         self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -174,8 +151,7 @@ class Node:
         self.api_port = self._runner.addresses[0][1]
         if self.api_host in ("0.0.0.0", "::"):
             self.api_host = self.config.interface if self.config.interface != "all" else "127.0.0.1"
-        if self.storage.last_index() or self.storage.hard_state.term or snapshot.data:
-            self._start_core()  # a restart: rejoin as the member this peer is
+        self._open_shell(cluster)
         if self.config.discovery:
             self.discovery = Discovery(self.config.interface)
             await self.discovery.start(self._sighting())
@@ -183,31 +159,75 @@ class Node:
             self.grape = Presence(self.config.grape, announced_names(self.name), self.api_port)
             self.grape.start()
         self._tasks = [
-            asyncio.create_task(self._run(), name="dex-shell"),
-            asyncio.create_task(self._ticker(), name="dex-ticker"),
-            asyncio.create_task(self._membership(), name="dex-membership"),
+            self._task(self._run(), "dex-shell"),
+            self._task(self._ticker(), "dex-ticker"),
+            self._task(self.joiner.run(), "dex-joining"),
         ]
+        self.wake()
+
+    def _cluster_name(self, storage: SqliteStorage) -> str:
+        """``--cluster``, checked against the name this data dir remembers."""
+        assert self.data is not None
+        remembered = self.data.cluster_name()
+        wanted = check_cluster_name(self.config.cluster or remembered or DEFAULT_CLUSTER)
+        holds_log = storage.last_index() or storage.snapshot().data
+        if remembered and wanted != remembered and holds_log:
+            raise ConfigError(
+                f"--cluster: data dir {self.data.path} belongs to cluster {remembered!r}, not "
+                f"{wanted!r} (start it with --cluster {remembered}, or use another --data-dir)"
+            )
+        return wanted
+
+    def _open_shell(self, cluster: str) -> None:
+        """A shell over this data dir's consensus store, and links for its consensus id."""
+        assert self.storage is not None and self.data is not None
+        t = self.timing
+        self.shell = Shell(
+            self.storage.node_id, self.name, self.api_addr, self.storage,
+            cluster=cluster, timing=t, rng=random.Random(secrets.randbits(64)),
+            raft=Config(id=0, election_tick=t.election_ticks, heartbeat_tick=t.heartbeat_ticks),
+            first_seq=self.data.next_boot() << 40, now=time.monotonic(),
+            max_voters=self.config.max_voters, on_events=self._on_events,
+        )  # fmt: skip
+        self.links = PeerLinks(
+            self.shell.id,
+            self.machine.cluster_id,
+            self.config.secret.encode(),
+            self._on_peer_message,
+            on_join=self._on_join,
+        )
+        self._linked = set()
+        self._links_version = -1
 
     async def stop(self) -> None:
-        """Leave cleanly: hand over leadership, give up the vote, close. Bounded (~3 s)."""
-        if self._stopping:
+        """Leave cleanly: hand over leadership, give up the vote, close. Bounded (~4 s)."""
+        if self._stopping or self._closed:
             return
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(3.0):
-                await self._leave()
+        if self.failed is not None and not self.failed.done():
+            await self._leave()
         self._stopping = True
         self._wake.set()
-        shell, *others = self._tasks or [None]
+        shell_task, *others = self._tasks or [None]
         for task in others:
             task.cancel()
-        if shell is not None:  # let it finish the Ready in hand: a write may be in flight
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(shell), 1.0)
-            shell.cancel()
+        if shell_task is not None:  # let it finish the turn in hand: a write may be in flight
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(shell_task), 1.0)
+        await self._close()
+
+    async def abort(self) -> None:
+        """Close at once, without a word to the cluster (the loop died: crash-only)."""
+        self._stopping = True
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pending in self._pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(RpcError("ERR_TIMEOUT", "the peer is shutting down"))
+        self._fail_waiting(RpcError(ERR_TIMEOUT, "the peer is shutting down"))
         if self.discovery is not None:
             await self.discovery.close()
         if self.grape is not None:
@@ -222,232 +242,169 @@ class Node:
             self.data.close()
 
     async def _leave(self) -> None:
-        core = self.core
-        if core is None or self.node_id not in (*core.conf.voters, *core.conf.learners):
+        shell = self.shell
+        if shell is None or not shell.member:
             return
-        others = [v for v in core.conf.voters if v != self.node_id]
-        if not others:
-            return  # the last voter: nothing to hand over; the data dir keeps the cluster
-        if core.role == Role.LEADER:
-            target = max(others, key=lambda v: core.prs[v].match if v in core.prs else 0)
-            self._do(lambda c: c.transfer_leader(target))
-            while core.role == Role.LEADER:
-                await asyncio.sleep(self.timing.tick)
-        leave = ConfChange(ConfChangeType.REMOVE, self.node_id)
-        while self.node_id in (*core.conf.voters, *core.conf.learners):
-            self._do(lambda c: c.propose_conf_change(leave))
-            await asyncio.sleep(10 * self.timing.tick)
+        shell.leave()
+        self.wake()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LEAVE_WITHIN):
+                while not shell.left:
+                    await asyncio.sleep(self.timing.tick)
 
-    def _do(self, action: Callable[[RaftCore], None]) -> None:
-        """Run ``action`` on the core at the shell loop's next turn (ProposalDropped ignored)."""
-        self._inbox.actions.append(action)
+    async def move_aside(self, why: str) -> None:
+        """Leave this cluster, move the consensus store aside (never deleted) and start over
+        as a new member with an empty log: a merge, or a switch the user asked for."""
+        assert self.data is not None and self.storage is not None
+        old = self.machine.cluster_id or "no-cluster"
+        await self._leave()
+        async with self._turning:
+            self._fail_waiting(RpcError(ERR_TIMEOUT, f"this peer left its cluster: {why}"))
+            await self.links.close()
+            self.storage.close()
+            moved = self.data.move_aside(STORE_FILES, old)
+            log.warning("left cluster %s (%s); its store is kept in %s", old, why, moved)
+            self.storage = SqliteStorage(self.data.path)
+            consensus_id(self.storage, 0, new_node_id)
+            self._open_shell(self.shell.cluster)
+            self.epoch += 1
+        if self.discovery is not None:
+            await self.discovery.update(self._sighting())
+        self.wake()
+
+    async def switch_cluster(self, cluster_id: str) -> None:
+        """The user's choice on the screen: move this peer to cluster ``cluster_id``."""
+        await self.joiner.switch(cluster_id, "asked to on the screen")
+
+    def wake(self) -> None:
         self._wake.set()
 
-    # ------------------------------------------------------------------ the shell loop
+    def _task(self, coro, name: str) -> asyncio.Task:
+        """One of the peer's own tasks: if it ends, the peer has failed (crash-only)."""
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._task_done)
+        return task
 
-    def _start_core(self) -> None:
-        assert self.storage is not None
-        t = self.timing
-        cfg = Config(
-            id=self.node_id,
-            election_tick=t.election_ticks,
-            heartbeat_tick=t.heartbeat_ticks,
-            applied=self.storage.snapshot().meta.index,
-        )
-        self.core = RaftCore(cfg, self.storage, random.Random(secrets.randbits(64)))
-        self._refresh_links()
+    def _task_done(self, task: asyncio.Task) -> None:
+        if task.cancelled() or self._stopping:
+            return
+        error = task.exception() or RuntimeError(f"{task.get_name()} ended")
+        log.critical("the peer's task %s died; stopping the peer", task.get_name(),
+                     exc_info=error)  # fmt: skip
+        assert self.failed is not None
+        if not self.failed.done():
+            self.failed.set_result(error)
+        self._chore(self.abort())
+
+    def _chore(self, coro) -> None:
+        """A short task whose failure is logged, not fatal."""
+        task = asyncio.ensure_future(coro)
+        self._chores.add(task)
+
+        def done(task: asyncio.Task) -> None:
+            self._chores.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("%s failed", task, exc_info=task.exception())
+
+        task.add_done_callback(done)
+
+    # ------------------------------------------------------------------ the shell loop
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.timing.tick)
-            self._inbox.ticks += 1
+            self.shell.tick(time.monotonic())
             self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            core = self.core
-            if core is None:
-                self._inbox = Inbox()  # not a member of anything yet: nothing to feed
-                continue
-            self._feed(core)
-            while core.has_ready():
-                await self._handle(core, core.ready())
+            async with self._turning:
+                await self._turns()
+            self._after_turns()
 
-    def _feed(self, core: RaftCore) -> None:
-        inbox, self._inbox = self._inbox, Inbox()
-        for message in inbox.messages:
-            core.step(message)
-        for action in inbox.actions:
-            with contextlib.suppress(ProposalDropped):  # no leader: the caller tries again
-                action(core)
-        for _ in range(inbox.ticks):
-            core.tick()
-        if inbox.ticks:
-            self._check_requests(core)
-        if self._outbox:
-            self._propose(core)
+    async def _turns(self) -> None:
+        shell, storage = self.shell, self.storage
+        assert storage is not None
+        while (turn := shell.next_turn(time.monotonic())) is not None:
+            started = time.monotonic()
+            self._send(turn.early)  # the leader's disk write overlaps replication
+            rd = turn.ready
+            if turn.writes:
+                await asyncio.to_thread(
+                    storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
+                )
+            saved = time.monotonic()
+            self._send(turn.late)
+            shell.persisted(turn, saved)
+            if rd.snapshot is not None:
+                log.info("installed a snapshot at index %d", rd.snapshot.meta.index)
+            self._answer()
+            if rd.committed is not None or rd.snapshot is not None:
+                self._wake_applied_waiters()
+            if (took := time.monotonic() - started) > SLOW_TURN:
+                log.warning("slow turn: %.0f ms (%.0f ms writing; %d entries, %d applied)",
+                            took * 1000, (saved - started) * 1000, len(rd.entries or ()),
+                            len(rd.committed or ()))  # fmt: skip
+        due = shell.snapshot_due(time.monotonic())
+        if due is not None:
+            index, conf, image, compact = due
 
-    async def _handle(self, core: RaftCore, rd: Ready) -> None:
-        """Send early, apply, persist, send the rest, advance (docs/consensus.md)."""
-        assert self.storage is not None and self.links is not None
-        started = time.monotonic()
-        durable = self.storage.hard_state
-        hs = rd.hard_state
-        # Nothing leaves early in a Ready that changes term or vote: a lone voter can win an
-        # election in the Ready that casts its vote, and its appends must not reach anyone
-        # before that vote is on disk (a restart could otherwise reuse the term).
-        early_ok = hs is None or (hs.term, hs.vote) == (durable.term, durable.vote)
-        early = [m for m in rd.messages if early_ok and m.type in SEND_BEFORE_PERSIST]
-        self._send(core, early)  # the leader's disk write overlaps replication (§10.2.1)
-        # Committed entries are durable on a majority already: apply them (and answer their
-        # clients) now, not after this Ready's own write. Applying acknowledges nothing.
-        if rd.snapshot is not None:
-            self.machine = Machine.restore(rd.snapshot.data)
-            log.info("installed a snapshot at index %d", rd.snapshot.meta.index)
-            self._cluster_known()
-        if rd.committed is not None:
-            self._apply(rd.committed)
-        if rd.hard_state is not None or rd.entries is not None or rd.snapshot is not None:
-            await asyncio.to_thread(
-                self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync
-            )
-        saved = time.monotonic()
-        self._send(
-            core, [m for m in rd.messages if not early_ok or m.type not in SEND_BEFORE_PERSIST]
-        )
-        conf_before = core.conf
-        core.advance()
-        for node_id in self._unreachable:  # stop pipelining to them; probe instead
-            core.report_unreachable(node_id)
-        self._unreachable.clear()
-        if core.conf != conf_before:
+            def persist() -> None:
+                storage.create_snapshot(index, conf, image)
+                storage.compact(compact)
+
+            try:
+                await asyncio.to_thread(persist)
+            finally:
+                shell.snapshot_saved()
+
+    def _after_turns(self) -> None:
+        shell = self.shell
+        self._answer()
+        if shell.version != self._links_version:
             self._refresh_links()
-        self._leaderless_since = (
-            None if core.leader else (self._leaderless_since or time.monotonic())
-        )
-        self._wake_applied_waiters()
-        await self._maybe_snapshot(core)
-        if (took := time.monotonic() - started) > SLOW_READY:
-            log.warning("slow turn: %.0f ms (%.0f ms writing; %d entries, %d applied)",
-                        took * 1000, (saved - started) * 1000, len(rd.entries or ()),
-                        len(rd.committed or ()))  # fmt: skip
+        if self.links.cluster_id != shell.machine.cluster_id:
+            self.links.cluster_id = shell.machine.cluster_id
+        if self.discovery is not None and self.discovery.advertised != self._sighting():
+            self._chore(self.discovery.update(self._sighting()))
+        if not self.ready.is_set() and shell.member and shell.machine.exchange.markets:
+            self.ready.set()
 
-    def _send(self, core: RaftCore, messages: list[Msg]) -> None:
-        assert self.links is not None
+    def _send(self, messages: list[Msg]) -> None:
+        links, shell = self.links, self.shell
         for message in messages:
-            if not self.links.send(message.to, message):
-                self._unreachable.add(message.to)  # told to the core after advance()
+            if not links.send(message.to, message):
+                shell.unreachable(message.to)
 
-    def _apply(self, run: EntryRun) -> None:
-        mine = self.node_id
-        for index, _term, kind, payload in run:
-            if kind != EntryKind.NORMAL:
-                self.machine.applied_index = index
-                continue
-            had_cluster = self.machine.cluster_id
-            for applied in self.machine.apply(index, payload):
-                if applied.events:
-                    for listener in self.listeners:
-                        listener(index, applied.events)
-                if applied.origin == mine:
-                    self._resolve(applied)
-            if self.machine.cluster_id != had_cluster:
-                self._cluster_known()
-            if payload.startswith(b'{"m"'):
-                self._refresh_links()
+    def _answer(self) -> None:
+        for answer in self.shell.take_answers():
+            future = self._futures.pop(answer.seq, None)
+            if future is not None and not future.done():
+                _settle(future, answer)
 
-    def _resolve(self, applied: Applied) -> None:
-        pending = self._pending.get(applied.seq)
-        if pending is None or (applied.events is None and applied.error is None):
-            return  # not waited for here, or a duplicate of what already answered it
-        del self._pending[applied.seq]
-        if pending.future.done():
-            return
-        if applied.error is not None:
-            pending.future.set_exception(RpcError("ERR_INVALID", applied.error))
-        else:
-            pending.future.set_result((applied.index, applied.events))
-
-    async def _maybe_snapshot(self, core: RaftCore) -> None:
-        assert self.storage is not None
-        t = self.timing
-        applied = self.machine.applied_index
-        if applied - self.storage.snapshot().meta.index < t.snapshot_every:
-            return
-        image = self.machine.snapshot()  # on the loop: the state must not move under it
-        storage = self.storage
-
-        def persist() -> None:
-            storage.create_snapshot(applied, core.conf, image)
-            storage.compact(max(storage.first_index(), applied - t.keep_entries))
-
-        await asyncio.to_thread(persist)
+    def _on_events(self, index: int, events: list[Event]) -> None:
+        for listener in self.listeners:
+            listener(index, events)
 
     # ------------------------------------------------------------------ writes (rpc Backend)
 
+    def writable(self) -> None:  # rpc Backend
+        """RpcError ERR_NO_QUORUM unless this peer can take writes now."""
+        state = self.shell.state(time.monotonic())
+        if state == "joining":
+            raise RpcError(ERR_NO_QUORUM, NOT_JOINED)
+
     async def execute(self, command: Command) -> tuple[int, list[Event]]:
         """Commit ``command`` through consensus; (log index, its events) once applied here."""
-        now = time.monotonic()
-        if self.core is None:
-            raise RpcError("ERR_NO_QUORUM", "this peer has not joined a cluster yet")
-        if self._no_quorum(now):
-            raise RpcError("ERR_NO_QUORUM", "no leader reachable: this side cannot commit")
-        if len(self._pending) > 50_000:
-            raise RpcError("ERR_BUSY", "too many writes in flight; retry later")
-        self._seq += 1
+        if self._stopping:
+            raise RpcError(ERR_TIMEOUT, "the peer is shutting down")
+        seq = self.shell.submit(command, time.monotonic())
         future = asyncio.get_running_loop().create_future()
-        item = [self.node_id, self._seq, encode_command(command)]
-        self._pending[self._seq] = Pending(item, future, now + self.timing.request_timeout)
-        self._outbox.append(self._seq)
+        self._futures[seq] = future
         self._wake.set()
         return await future
-
-    def _propose(self, core: RaftCore) -> None:
-        """Put the outbox into log entries (at most ENTRY_COMMANDS each) and propose them."""
-        now = time.monotonic()
-        items = []
-        for seq in self._outbox:
-            pending = self._pending.get(seq)
-            if pending is not None:
-                pending.proposed_at = now
-                items.append(pending.item)
-        payloads = tuple(
-            _commands_payload(items[i : i + ENTRY_COMMANDS])
-            for i in range(0, len(items), ENTRY_COMMANDS)
-        )
-        try:
-            core.propose_many(payloads)
-            self._outbox.clear()
-        except ProposalDropped:
-            for seq in self._outbox:  # no leader yet: keep them for the next turn
-                if seq in self._pending:
-                    self._pending[seq].proposed_at = 0.0
-
-    def _check_requests(self, core: RaftCore) -> None:
-        """Per tick: fail late writes, re-propose lost ones, refuse when leaderless."""
-        now = time.monotonic()
-        no_quorum = self._no_quorum(now)
-        for seq, pending in list(self._pending.items()):
-            error = None
-            if now >= pending.deadline:
-                error = RpcError(
-                    "ERR_TIMEOUT", "not committed in time; retry with the same client_id"
-                )
-            elif no_quorum:
-                error = RpcError("ERR_NO_QUORUM", "no leader reachable: this side cannot commit")
-            if error is not None:
-                del self._pending[seq]
-                if not pending.future.done():
-                    pending.future.set_exception(error)
-            elif pending.proposed_at and now - pending.proposed_at > self.timing.retry_after:
-                pending.proposed_at = 0.0
-                self._outbox.append(seq)
-
-    def _no_quorum(self, now: float) -> bool:
-        since = self._leaderless_since
-        return since is not None and now - since > self.timing.no_leader_grace
 
     async def wait_applied(self, index: int, timeout: float) -> int:  # rpc Backend
         if self.machine.applied_index < index:
@@ -473,240 +430,63 @@ class Node:
                 waiting.append((index, future))
         self._applied_waiters = waiting
 
+    def _fail_waiting(self, error: RpcError) -> None:
+        futures, self._futures = self._futures, {}
+        for future in futures.values():
+            if not future.done():
+                future.set_exception(error)
+
     # ------------------------------------------------------------------ peers
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         """One port for both: websocket upgrades on /peer are links, the rest is RPC."""
-        assert self.links is not None
+        if self.failed is not None and self.failed.done():
+            raise web.HTTPServiceUnavailable(text="dex: this peer's loop died; see its log\n")
         if request.method == "GET" and request.path == self.links.path:
             return await self.links.accept(request)
         return await self._rpc.handle(request)
 
     def _on_peer_message(self, sender: int, message: object) -> None:
-        self._seen[sender] = time.monotonic()
         if isinstance(message, Msg):  # (links also carry PeerInfo; this node sends none)
-            self._inbox.messages.append(message)
+            self.shell.step(message, time.monotonic())
             self._wake.set()
 
-    def _refresh_links(self) -> None:
-        """Keep a link to every member of the configuration whose address is known."""
-        if self.core is None or self.links is None:
-            return
-        conf = self.core.conf
-        members = {*conf.voters, *conf.learners} - {self.node_id}
-        for node_id in members:
-            member = self.machine.members.get(node_id)
-            if member is not None:
-                self.links.set_peer(node_id, member.addr)
-        for node_id in list(self._seen):
-            if node_id not in members and node_id not in self._accepted:
-                self.links.remove_peer(node_id)
-
     async def _on_join(self, request: JoinRequest) -> JoinReply:
-        """A newcomer asks in: the leader adds it as a learner (promotion comes later)."""
-        core = self.core
-        if core is None or core.role != Role.LEADER:
-            leader = self.machine.members.get(core.leader) if core is not None else None
-            return JoinReply(
-                ok=False,
-                leader_id=leader.node_id if leader else 0,
-                leader_addr=leader.addr if leader else "",
-                reason="not the leader",
-            )
-        assert self.links is not None
-        self._accepted[request.node_id] = request.addr
-        self.links.set_peer(request.node_id, request.addr)
-        record = json.dumps({"m": [request.node_id, request.name[:64], request.addr]}).encode()
-        add = ConfChange(ConfChangeType.ADD_LEARNER, request.node_id)
+        reply = self.shell.join_request(request, time.monotonic())
+        if reply.ok:
+            self._wake.set()
+        elif not reply.leader_addr:  # (a member that is not the leader names it: no news)
+            log.info("join request from %s (%s) refused: %s", request.name, request.addr,
+                     reply.reason)  # fmt: skip
+        return reply
 
-        def admit(c: RaftCore) -> None:
-            c.propose(record)
-            if request.node_id not in (*c.conf.voters, *c.conf.learners):
-                c.propose_conf_change(add)
+    def _refresh_links(self) -> None:
+        """Keep a link to every peer the shell wants, and only to those."""
+        wanted = self.shell.links()
+        for node_id, addr in wanted.items():
+            with contextlib.suppress(ValueError):  # an address from the log that is unusable
+                self.links.set_peer(node_id, addr)
+        for node_id in self._linked - wanted.keys():
+            self.links.remove_peer(node_id)
+        self._linked = set(wanted)
+        self._links_version = self.shell.version
 
-        # The newcomer now waits for the log and does not ask again; a change dropped
-        # because another is pending is proposed again by _lead_membership.
-        self._admitting.add(request.node_id)
-        self._do(admit)
-        return JoinReply(ok=True, leader_id=self.node_id, leader_addr=self.api_addr)
-
-    # ------------------------------------------------------------------ membership
-
-    async def _membership(self) -> None:
-        while not self._stopping:
-            try:
-                if self.core is None:
-                    await self._find_cluster()
-                elif self.core.role == Role.LEADER:
-                    self._lead_membership(self.core)
-            except Exception:
-                log.exception("membership step failed; retrying")
-            await asyncio.sleep(0.2)
-
-    async def _find_cluster(self) -> None:
-        """Join a cluster seen through seeds or discovery; found one when there is none."""
-        assert self.links is not None
-        targets = list(self.config.peers)
-        unclustered = []
-        if self.discovery is not None:
-            for sighting in self.discovery.seen.values():
-                if sighting.cluster_id:
-                    targets.append(sighting.addr)
-                else:
-                    unclustered.append(sighting)
-        grape_peers = await self._grape_peers()
-        targets += grape_peers
-        request = JoinRequest(self.node_id, self.name, self.api_addr)
-        for addr in targets:
-            with contextlib.suppress(TransportError, OSError):
-                reply = await self.links.request_join(addr, request, timeout=5.0)
-                if not reply.ok and reply.leader_addr:
-                    reply = await self.links.request_join(reply.leader_addr, request, timeout=5.0)
-                if reply.ok:
-                    log.info("joined through %s; waiting for the leader's log", addr)
-                    self._start_core()
-                    return
-        if self.config.peers:
-            return  # told whom to join: keep asking (spec/cli.md); never found a second cluster
-        waited = time.monotonic() - self.started_at
-        if waited < self.timing.found_after:
-            return
-        if any(s.node_id < self.node_id for s in unclustered):
-            return  # a peer with a lower id founds; this one joins it once it has
-        if waited < 3 * self.timing.found_after and any(a < self.api_addr for a in grape_peers):
-            return  # the same on a grape, by address; bounded, as an entry may be stale
-        await self._found()
-
-    async def _found(self) -> None:
-        """Become a cluster of one and create the starting markets."""
-        assert self.storage is not None
-        cluster_id = f"dex-{secrets.token_hex(6)}"
-        log.info("founding cluster %s", cluster_id)
-        self.storage.bootstrap((self.node_id,))
-        self._start_core()
-        core = self.core
-        assert core is not None
-        while core.role != Role.LEADER:  # campaign once the founding configuration applies
-            if core.applied_index >= self.storage.last_index() and core.role == Role.FOLLOWER:
-                self._do(lambda c: c.campaign())
-            await asyncio.sleep(self.timing.tick)
-        founding = (
-            json.dumps({"cluster": cluster_id}).encode(),
-            json.dumps({"m": [self.node_id, self.name, self.api_addr]}).encode(),
-        )
-        self._do(lambda c: c.propose_many(founding))
-        for market in FOUNDING_MARKETS:
-            await self.execute(market)
-
-    def _lead_membership(self, core: RaftCore) -> None:
-        """Leader only: promote caught-up learners, replace voters gone too long."""
-        conf = core.conf
-        if core.pending_conf_index > core.applied_index:
-            return  # one change at a time
-        self._admitting -= {*conf.voters, *conf.learners}
-        for newcomer in self._admitting:  # let in, but its change was dropped: again
-            self._conf(ConfChange(ConfChangeType.ADD_LEARNER, newcomer, conf.index))
-            return
-        now = time.monotonic()
-        last = core.last_index()
-        if len(conf.voters) < self.config.max_voters:
-            for learner in conf.learners:
-                pr = core.prs.get(learner)
-                heard = now - self._seen.get(learner, 0.0)
-                if pr is not None and pr.match >= last - 1 and heard < 1.0:
-                    self._conf(ConfChange(ConfChangeType.ADD_VOTER, learner, conf.index))
-                    return
-        for voter in conf.voters:
-            if voter == self.node_id:
-                continue
-            gone = now - self._seen.get(voter, self.started_at)
-            alive = 1 + sum(
-                1 for v in conf.voters if v != self.node_id and now - self._seen.get(v, 0.0) < 2.0
-            )
-            if gone > self.timing.remove_after and alive > len(conf.voters) // 2:
-                log.info("removing voter %d, unreachable for %.0f s", voter, gone)
-                self._conf(ConfChange(ConfChangeType.REMOVE, voter, conf.index))
-                return
-        if self.machine.cluster_id:
-            self._announce_cluster()
-
-    def _conf(self, change: ConfChange) -> None:
-        self._do(lambda c: c.propose_conf_change(change))
+    def _sighting(self) -> Sighting:
+        machine = self.machine
+        return Sighting(self.name, self.shell.id, machine.cluster_id, self.api_addr,
+                        self.shell.cluster, machine.pristine)  # fmt: skip
 
     # ------------------------------------------------------------------ status (rpc Backend)
 
     def status(self, digest: bool = True) -> dict:
-        """The ``status`` op's data. ``digest=False`` leaves out the state digest, which
-        serialises the whole exchange (a quarter second for a big book): the terminal reads
-        status every second and takes the digest itself only when the book is quiet."""
-        core = self.core
-        conf = core.conf if core is not None else None
-        members = self.machine.members
-        now = time.monotonic()
-
-        def named(node_id: int) -> str:
-            member = members.get(node_id)
-            return member.name if member else str(node_id)
-
-        peers = []
-        if conf is not None:
-            for node_id in sorted({*conf.voters, *conf.learners} - {self.node_id}):
-                member = members.get(node_id)
-                seen = self._seen.get(node_id)
-                connected = self.links is not None and node_id in self.links.connected()
-                peers.append({
-                    "name": named(node_id),
-                    "addr": member.addr if member else "",
-                    "state": ("voter" if node_id in conf.voters else "learner")
-                    + ("" if connected else ", unreachable"),
-                    "last_seen_ms": int((now - seen) * 1000) if seen else None,
-                })  # fmt: skip
-        role = "joining"
-        if core is not None:
-            role = ROLE_NAMES[core.role]
-            if conf is not None and self.node_id in conf.learners:
-                role = "learner"
-        return {
-            "name": self.name,
-            "node_id": self.node_id,
-            "cluster_id": self.machine.cluster_id,
-            "role": role,
-            "term": core.term if core is not None else 0,
-            "leader": named(core.leader) if core is not None and core.leader else None,
-            "commit_index": core.commit_index if core is not None else 0,
-            "applied_index": self.machine.applied_index,
-            "digest": self.machine.digest() if digest else None,
-            "voters": [named(v) for v in conf.voters] if conf is not None else [],
-            "learners": [named(v) for v in conf.learners] if conf is not None else [],
-            "peers": peers,
-            "quorum": not self._no_quorum(now) and core is not None,
-            "version": version("dex"),
-        }
-
-    # ------------------------------------------------------------------ discovery
-
-    def _sighting(self) -> Sighting:
-        return Sighting(self.name, self.node_id, self.machine.cluster_id, self.api_addr)
-
-    async def _grape_peers(self) -> list[str]:
-        """Peers announced on the grape (``--grape``), to try joining like seeds.
-
-        A grape cannot say whether a peer is in a cluster; one that is not answers a join
-        with a refusal, as a seed would.
-        """
-        return [] if self.grape is None else await self.grape.peers(exclude=self.api_addr)
-
-    def _cluster_known(self) -> None:
-        if self.links is not None:
-            self.links.cluster_id = self.machine.cluster_id
-        self._announce_cluster()
-
-    def _announce_cluster(self) -> None:
-        advertised = self.discovery.advertised if self.discovery is not None else None
-        if advertised is not None and advertised.cluster_id != self.machine.cluster_id:
-            assert self.discovery is not None
-            self._tasks.append(asyncio.ensure_future(self.discovery.update(self._sighting())))
+        """The ``status`` op's data (``net/status.py``). ``digest=False`` leaves out the
+        state digest, which serialises the whole exchange: the terminal reads the status
+        every second and takes the digest itself only when the book is quiet."""
+        return peer_status(self, digest)
 
 
-def _commands_payload(batch: list) -> bytes:
-    return json.dumps({"c": batch}, separators=(",", ":")).encode()
+def _settle(future: asyncio.Future, answer: Answer) -> None:
+    if answer.error is not None:
+        future.set_exception(answer.error)
+    else:
+        future.set_result((answer.index, answer.events))

@@ -100,6 +100,7 @@ class SqliteStorage(MemoryStorage):
         if "hard_state" in meta:
             term, vote, commit = json.loads(meta["hard_state"])
             super().save(HardState(term, vote, commit), None, None)
+        self.node_id = int(meta.get("node_id", 0))
 
     # -- writes: durable first, then the mirror --
 
@@ -144,6 +145,11 @@ class SqliteStorage(MemoryStorage):
             raise
         super().save(hs, entries, snap)
 
+    def claim_node_id(self, node_id: int) -> None:
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('node_id', ?)", (str(node_id),))
+        super().claim_node_id(node_id)
+
     def create_snapshot(self, index: int, conf: ConfState, data: bytes) -> Snapshot:
         """Record the state machine's image at ``index`` (entries are kept until compact)."""
         snap = super().create_snapshot(index, conf, data)
@@ -155,11 +161,17 @@ class SqliteStorage(MemoryStorage):
         super().compact(index)
         self._db.execute("DELETE FROM entries WHERE idx < ?", (index,))
 
-    def bootstrap(self, voters: tuple[int, ...], learners: tuple[int, ...] = ()) -> None:
-        """Found a new cluster: the first configuration as committed entries."""
+    def bootstrap(
+        self,
+        voters: tuple[int, ...],
+        learners: tuple[int, ...] = (),
+        payloads: tuple[bytes, ...] = (),
+    ) -> None:
+        """Found a new cluster: its first configuration and entries, committed, in one
+        transaction (a crash leaves all of it or nothing)."""
         if self.last_index() or self.hard_state.term:
             raise StorageError(f"{self.path}: already holds a log; not founding a cluster")
-        super().bootstrap(voters, learners)
+        super().bootstrap(voters, learners, payloads)
 
     def _write_snapshot(self, snap: Snapshot) -> None:
         conf = snap.meta.conf

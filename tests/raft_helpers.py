@@ -24,8 +24,10 @@ class Cluster:
         self,
         voters: Iterable[int],
         learners: Iterable[int] = (),
+        core: Callable[..., RaftCore] = RaftCore,
         **cfg: object,
     ) -> None:
+        self.core = core  # (cfg, storage, rng) -> a core: RaftCore, or a buggy one
         self.voters = tuple(voters)
         self.learners = tuple(learners)
         self.cfg = cfg
@@ -62,7 +64,7 @@ class Cluster:
 
     def start(self, node: int) -> RaftCore:
         cfg = Config(id=node, **self.cfg)  # type: ignore[arg-type]
-        self.cores[node] = RaftCore(cfg, self.stores[node], random.Random(node))
+        self.cores[node] = self.core(cfg, self.stores[node], random.Random(node))
         self.down.discard(node)
         self.applied[node] = []
         self.process(node)  # re-apply the committed log (the configuration with it)

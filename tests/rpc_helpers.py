@@ -45,14 +45,16 @@ class Ledger:
 class LocalBackend:
     """The RPC's Backend for trader ``owner``, committing by applying to the ledger at once.
 
-    Set ``failure`` to make ``execute`` raise it (a minority peer, a bug...), or ``hold`` to
-    make it wait for that event first (a slow commit).
+    Set ``failure`` to make ``execute`` raise it (a minority peer, a bug...), ``hold`` to
+    make it wait for that event first (a slow commit), or ``joining`` to refuse writes as a
+    peer that is not in a cluster yet does.
     """
 
     def __init__(self, owner: str = "alice", ledger: Ledger | None = None) -> None:
         self.owner = owner
         self.ledger = ledger or Ledger()
         self.failure: Exception | None = None
+        self.joining: RpcError | None = None
         self.hold: asyncio.Event | None = None
         self.executed: list[Command] = []
 
@@ -70,6 +72,10 @@ class LocalBackend:
         async with self.ledger.changed:
             self.ledger.changed.notify_all()
         return result
+
+    def writable(self) -> None:
+        if self.joining is not None:
+            raise self.joining
 
     def status(self) -> dict:
         index = self.exchange.applied_index

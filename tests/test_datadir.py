@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from net.datadir import IDENTITY, DataDirError, open_data_dir
+from net.datadir import IDENTITY, DataDirError, Identity, check_cluster_name, open_data_dir
 
 
 @pytest.fixture(autouse=True)
@@ -16,11 +16,41 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_named_peer_keeps_its_identity_across_restarts(data_home: Path) -> None:
     with open_data_dir("alice", None) as first:
-        node_id = first.identity.node_id
         assert first.path == data_home / "alice"
+        first.remember_cluster("desk-7")
     with open_data_dir("alice", None) as again:
-        assert again.identity.node_id == node_id
         assert again.identity.name == "alice"
+        assert again.cluster_name() == "desk-7"
+
+
+def test_a_data_dir_from_before_keeps_its_node_id_as_a_legacy(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / IDENTITY).write_text(
+        json.dumps({"format": "dex-data/1", "name": "old", "node_id": 77})
+    )
+    with open_data_dir(None, tmp_path / "p") as old:
+        assert old.identity == Identity("old", 77)
+    with open_data_dir("new", tmp_path / "n") as new:
+        assert new.identity == Identity("new", 0)  # ids live in the consensus store now
+
+
+def test_moving_aside_keeps_every_file(tmp_path: Path) -> None:
+    with open_data_dir("a", tmp_path / "a") as data:
+        (data.path / "raft.sqlite3").write_text("log")
+        first = data.move_aside(["raft.sqlite3", "raft.sqlite3-wal"], "dex-1/x")
+        assert first is not None and (first / "raft.sqlite3").read_text() == "log"
+        assert first.parent == data.path / "previous" and "/" not in first.name[4:]
+        assert data.move_aside(["raft.sqlite3"], "dex-1") is None  # nothing left to move
+        (data.path / "raft.sqlite3").write_text("again")
+        second = data.move_aside(["raft.sqlite3"], "dex-1/x")
+        assert second is not None and second != first
+        assert (first / "raft.sqlite3").read_text() == "log"
+
+
+@pytest.mark.parametrize("name", ["", "-x", "a b", "x" * 41, "über"])
+def test_bad_cluster_names_are_refused(name: str) -> None:
+    with pytest.raises(DataDirError, match="--cluster"):
+        check_cluster_name(name)
 
 
 def test_a_dir_in_use_is_refused(tmp_path: Path) -> None:

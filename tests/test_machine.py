@@ -30,7 +30,7 @@ def test_commands_apply_in_order_with_their_index() -> None:
 
 def test_a_request_proposed_twice_applies_once_even_out_of_order() -> None:
     m = Machine()
-    list(m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode()))
+    m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode())
     first = list(m.apply(2, batch((1, 3, buy(100)))))
     late = list(m.apply(3, batch((1, 2, buy(99)), (1, 3, buy(100)))))
     assert first[0].events is not None
@@ -41,23 +41,23 @@ def test_a_request_proposed_twice_applies_once_even_out_of_order() -> None:
 
 def test_directory_and_cluster_id() -> None:
     m = Machine()
-    list(m.apply(1, b'{"cluster":"c-42"}'))
+    m.apply(1, b'{"cluster":"c-42"}')
     list(m.apply(2, b'{"cluster":"c-other"}'))  # only the founding entry counts
-    list(m.apply(3, b'{"m":[7,"alice","127.0.0.1:4001"]}'))
+    m.apply(3, b'{"m":[7,"alice","127.0.0.1:4001"]}')
     assert m.cluster_id == "c-42"
     assert m.members[7].addr == "127.0.0.1:4001"
 
 
 def test_snapshot_restores_everything() -> None:
     m = Machine()
-    list(m.apply(1, b'{"cluster":"c-42"}'))
-    list(m.apply(2, b'{"m":[7,"alice","127.0.0.1:4001"]}'))
-    list(m.apply(3, json.dumps({"c": [[1, 1, MARKET]]}).encode()))
-    list(m.apply(4, batch((1, 2, buy(100, client_id="x")))))
+    m.apply(1, b'{"cluster":"c-42"}')
+    m.apply(2, b'{"m":[7,"alice","127.0.0.1:4001"]}')
+    m.apply(3, json.dumps({"c": [[1, 1, MARKET]]}).encode())
+    m.apply(4, batch((1, 2, buy(100, client_id="x"))))
     copy = Machine.restore(m.snapshot())
     assert copy.snapshot() == m.snapshot()
     assert copy.digest() == m.digest()
-    assert next(copy.apply(5, batch((1, 2, buy(100))))).events is None  # dedupe survived
+    assert copy.apply(5, batch((1, 2, buy(100))))[0].events is None  # dedupe survived
 
 
 def test_the_dedupe_window_slides() -> None:
@@ -69,7 +69,7 @@ def test_the_dedupe_window_slides() -> None:
 
 def test_a_bad_command_in_a_batch_is_reported_not_fatal() -> None:
     m = Machine()
-    list(m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode()))
+    m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode())
     payload = json.dumps({"c": [[1, 2, {"op": "submit"}], [1, 3, encode_command(buy(100))]]})
     results = list(m.apply(2, payload.encode()))
     assert results[0].error is not None and results[0].events is None
@@ -85,6 +85,32 @@ def test_a_bad_command_in_a_batch_is_reported_not_fatal() -> None:
                               max_leaves=12).map(lambda v: json.dumps(v).encode())))  # fmt: skip
 def test_no_payload_crashes_the_machine(payload: bytes) -> None:
     m = Machine()
-    list(m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode()))
-    list(m.apply(2, payload))
+    m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode())
+    m.apply(2, payload)
     assert m.applied_index == 2
+
+
+def test_a_cluster_is_pristine_until_a_trader_command_applies() -> None:
+    m = Machine()
+    m.apply(1, b'{"cluster":"c-42"}')
+    m.apply(2, json.dumps({"c": [[1, 1, MARKET]]}).encode())
+    assert m.pristine  # founding entries only: it may merge into another cluster
+    m.apply(3, batch((1, 2, buy(100))))
+    assert not m.pristine
+    assert not Machine.restore(m.snapshot()).pristine  # it travels in snapshots
+
+
+def test_an_entry_goes_to_the_engine_in_one_batch_with_the_same_outcome_as_one_by_one() -> None:
+    """The peer applies an entry's commands with Exchange.apply_batch: events and state are
+    exactly what applying them one at a time gives."""
+    from engine import Exchange, parse_command
+
+    commands = [buy(100 + n % 7, 1 + n % 3, client_id=f"c{n % 11}") for n in range(60)]
+    m = Machine()
+    m.apply(1, json.dumps({"c": [[1, 1, MARKET]]}).encode())
+    outcomes = m.apply(2, batch(*((1, 2 + n, c) for n, c in enumerate(commands))))
+    one_by_one = Exchange()
+    one_by_one.apply(parse_command(MARKET), 1)
+    expected = [one_by_one.apply(parse_command(encode_command(c)), 2) for c in commands]
+    assert [o.events for o in outcomes] == expected
+    assert m.exchange.digest() == one_by_one.digest()

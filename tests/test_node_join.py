@@ -26,7 +26,8 @@ async def test_newcomers_let_in_together_all_become_learners(tmp_path):
     try:
         await poll(lambda: node.core is not None and node.core.role == Role.LEADER, 20, "leader")
         await poll(lambda: bool(node.exchange.markets), 20, "the founding markets")
-        newcomers = [JoinRequest(1000 + n, f"new{n}", f"127.0.0.1:{40000 + n}") for n in range(3)]
+        newcomers = [JoinRequest(1000 + n, f"new{n}", f"127.0.0.1:{40000 + n}", "dex")
+                     for n in range(3)]  # fmt: skip
         replies = [await node._on_join(request) for request in newcomers]
         assert all(reply.ok for reply in replies)
         # the second and third ADD_LEARNER meet a pending change and are dropped by the core

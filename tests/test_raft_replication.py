@@ -3,7 +3,8 @@
 import pytest
 from raft_helpers import Cluster
 
-from net.raft import MT, Bugs, ProposalDropped, RaftCore, Role
+from net.raft import MT, ProposalDropped, RaftCore, Role
+from net.sim.bugs import BuggyCore, Bugs
 
 
 def test_many_proposals_go_out_as_one_append_per_follower() -> None:
@@ -57,9 +58,11 @@ def test_fast_back_off_skips_a_term_per_round_trip() -> None:
 def _figure8(bugs: Bugs) -> Cluster:
     """Raft paper Figure 8 (a)-(c): S1, leader again in term 4, gets its term-2 entry X onto
     a majority while its own no-op does not get out."""
-    c = Cluster([1, 2, 3, 4, 5], pre_vote=False, check_quorum=False, max_size_per_msg=0)
-    for core in c.cores.values():
-        core.bugs = bugs
+
+    def core(cfg: object, storage: object, rng: object) -> RaftCore:
+        return BuggyCore(cfg, storage, rng, bugs)  # type: ignore[arg-type]
+
+    c = Cluster([1, 2, 3, 4, 5], core=core, pre_vote=False, check_quorum=False, max_size_per_msg=0)
     c.elect(1)
     x_index = c.cores[1].last_index() + 1
     c.isolate(1)
@@ -74,7 +77,7 @@ def _figure8(bugs: Bugs) -> Cluster:
     c.elect(5)
     c.crash(5)  # (c) S1 returns and wins term 4; X gets out, its no-op does not
     c.heal()
-    c.start(1).bugs = bugs
+    c.start(1)
     c.drop = lambda m: (  # appends that would land the no-op on a follower
         m.type == MT.APP
         and m.ents is not None

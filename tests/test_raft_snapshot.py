@@ -103,3 +103,29 @@ def test_snapshot_of_an_entry_already_held_acks_only_what_it_proves() -> None:
     tail = [c.stores[n].entries(shared + 1, shared + 5, 1 << 20) for n in (1, 2)]
     assert tail[0] == tail[1] and tail[1].terms == (3, 3, 3, 3)  # the old suffix is replaced
     assert c.cores[2].commit_index == leader.commit_index == shared + 4
+
+
+def test_no_campaign_while_a_received_snapshot_is_pending() -> None:
+    """An election timeout that fires after the last chunk of a snapshot arrived but before
+    the shell took the Ready installing it must not campaign: the configuration in the
+    snapshot is not applied yet, and the entries it replaced cannot be read (the core used
+    to raise Compacted there and kill the peer's loop; etcd refuses to campaign too)."""
+    c = Cluster([1, 2, 3])
+    leader = c.elect(1)
+    c.crash(3)
+    for n in range(10):
+        leader.propose(b"v%d" % n)
+    c.stabilize()
+    snap = c.stores[1].create_snapshot(leader.applied_index, leader.conf, b"image")
+    follower = c.start(3)
+    chunk = Msg(MT.SNAP, 1, 3, leader.term, snap.meta.index, snap.meta.term, snap=snap.meta,
+                data=snap.data, done=True)  # fmt: skip
+    follower.step(chunk)
+    assert follower.log.unstable_snapshot() is not None
+    for _ in range(3 * 10):  # well past any election timeout, before the Ready is handled
+        follower.tick()
+    assert follower.term == leader.term and not any(
+        m.type in (MT.PRE_VOTE, MT.VOTE) for m in follower.msgs
+    )
+    c.process(3)  # once installed, it is an ordinary follower again
+    assert follower.applied_index == snap.meta.index

@@ -1,4 +1,4 @@
-"""Storage, the columnar log, flow-control windows, sessions and configuration changes."""
+"""Storage, the columnar log, flow-control windows and configuration changes."""
 
 import pytest
 
@@ -10,11 +10,9 @@ from net.raft import (
     EntryRun,
     HardState,
     MemoryStorage,
-    SessionTable,
     Unavailable,
     apply_conf_change,
 )
-from net.raft.config import Bugs
 from net.raft.progress import Inflights
 
 
@@ -95,17 +93,6 @@ def test_inflights_window_is_bounded_in_count_and_bytes() -> None:
     assert w.full()  # by count
     w.free_first()
     assert len(w) == 2 and not w.full()
-
-
-def test_session_table_admits_each_command_once_and_travels_in_snapshots() -> None:
-    t = SessionTable()
-    assert t.admit("c1", 1)
-    assert not t.admit("c1", 1)  # a retried copy
-    assert t.admit("c1", 2)
-    restored = SessionTable.decode(t.encode())
-    assert not restored.admit("c1", 2) and restored.admit("c2", 1)
-    buggy = SessionTable(Bugs(no_dedupe=True))
-    assert buggy.admit("c1", 1) and buggy.admit("c1", 1)
 
 
 def test_conf_change_rules() -> None:

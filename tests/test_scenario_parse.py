@@ -22,7 +22,7 @@ from dex_tui.scenario import (
     parse_line,
     parse_scenario,
 )
-from net.node import FOUNDING_MARKETS
+from net.shell import FOUNDING_MARKETS
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 

@@ -12,8 +12,8 @@ import pytest
 import engine
 from dex_tui.runner import ATTEMPTS, ScenarioRun
 from dex_tui.scenario import ScenarioError, load_scenario, parse_scenario
-from net.node import FOUNDING_MARKETS
 from net.rpc.errors import ERR_BUSY, ERR_INVALID, ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
+from net.shell import FOUNDING_MARKETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.txt"))

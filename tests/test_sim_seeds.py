@@ -5,24 +5,28 @@ import pytest
 from net.sim import Invariant, run_seed
 from net.sim.__main__ import main
 
-SEEDS_PER_SIZE = 200  # 600 seeds in the default suite
+SEEDS_PER_SIZE = 100  # 300 seeds in the default suite
+EXERCISED = ("joins", "leaves", "wipes", "snapshots", "crashes", "pauses", "slow_disks",
+             "write_errors", "partitions")  # fmt: skip
 
 
 @pytest.mark.parametrize("nodes", [3, 5, 7])
 def test_seeds_run_clean(nodes: int) -> None:
-    failures, commands, crashes, partitions, changes = [], 0, 0, 0, 0
+    failures, commands = [], 0
+    totals = dict.fromkeys(EXERCISED, 0)
     for seed in range(SEEDS_PER_SIZE):
         result = run_seed(seed, nodes)
         commands += result.commands
-        crashes += result.crashes
-        partitions += result.partitions
-        changes += result.conf_changes
+        for name in EXERCISED:
+            totals[name] += getattr(result, name)
         if not result.ok:
             failures.append((seed, str(result.violation)))
     assert failures == []
-    # the workload and the faults really happened
-    assert commands > 10 * SEEDS_PER_SIZE
-    assert min(crashes, partitions, changes) > SEEDS_PER_SIZE
+    # the workload, the membership changes and every kind of fault really happened (but
+    # wipes with three machines: a lost store among three voters is a majority at risk,
+    # which the operator avoids)
+    assert commands > 5 * SEEDS_PER_SIZE
+    assert all(v for k, v in totals.items() if not (k == "wipes" and nodes == 3)), totals
 
 
 @pytest.mark.slow
@@ -40,8 +44,9 @@ def test_a_seed_replays_exactly() -> None:
 
 
 def test_liveness_check_fires_without_a_recovery_budget() -> None:
-    results = [run_seed(seed, 3, liveness_ms=0) for seed in range(10)]
-    assert any(r.violation and r.violation.invariant == Invariant.LIVENESS for r in results)
+    results = [run_seed(seed, 3, liveness_ms=0) for seed in range(20)]
+    fired = {r.violation.invariant for r in results if r.violation is not None}
+    assert fired == {Invariant.LIVENESS, Invariant.MEMBERSHIP}
 
 
 def test_command_line_prints_one_summary_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,11 +54,13 @@ def test_command_line_prints_one_summary_line(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
     assert out[0].startswith("seeds=3 start=0 nodes=3 violations=0 commands_committed=")
+    for word in ("joins=", "leaves=", "wipes=", "snapshots=", "crashes=", "pauses="):
+        assert word in out[0]
 
 
 def test_command_line_replays_a_failing_seed_with_a_trace(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["--seed", "1", "--nodes", "3", "--bug", "no_dedupe"]) == 1
+    assert main(["--seed", "4", "--nodes", "3", "--bug", "no_dedupe"]) == 1
     out = capsys.readouterr().out
     assert "deliver APP" in out and "VIOLATION EXACTLY_ONCE" in out

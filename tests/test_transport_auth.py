@@ -62,6 +62,19 @@ def test_a_peer_with_no_cluster_yet_matches_any(client_cluster: str, server_clus
     assert server.open(client.seal(b"hello")) == len(b"hello")
 
 
+def test_a_join_request_may_come_from_another_cluster_a_link_may_not() -> None:
+    """A peer of cluster c2 may ask a member of c1 to let it in (the answer says no, and
+    why, or the peer is moving over); it may never link to it."""
+    join = ClientHandshake(SECRET, "c2", 1, Purpose.JOIN, 2)
+    server = ServerHandshake(SECRET, "c1", 2)
+    proof, _ = join.finish(server.challenge(join.hello()))
+    server.finish(proof)
+    assert server.purpose is Purpose.JOIN
+    link = ClientHandshake(SECRET, "c2", 1, Purpose.LINK, 2)
+    with pytest.raises(AuthError, match="not ours"):
+        ServerHandshake(SECRET, "c1", 2).challenge(link.hello())
+
+
 def test_a_client_without_the_secret_gets_no_session_from_the_server() -> None:
     client = ClientHandshake(b"guess", "c1", 1, Purpose.LINK)
     server = ServerHandshake(SECRET, "c1", 2)

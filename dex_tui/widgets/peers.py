@@ -16,6 +16,9 @@ class PeersPanel(Static):
         """``digest`` is for ``digest_index``, which lags the applied index under load."""
         at = "" if digest_index == status["applied_index"] else f" @{digest_index}"
         head = Text.assemble(
+            ("cluster ", "dim"),
+            (status.get("cluster", ""), "bold"),
+            f"  {status['cluster_id'] or '(none yet)'}\n",
             (status["name"], "bold"),
             f"  {status['role']}  term {status['term']}  leader {status['leader'] or '—'}\n",
             f"commit {status['commit_index']}  applied {status['applied_index']}  ",

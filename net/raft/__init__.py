@@ -2,19 +2,16 @@
 send and apply. See docs/consensus.md."""
 
 from net.raft.confchange import ConfChange, ConfChangeType, apply_conf_change, bootstrap_entries
-from net.raft.config import NO_BUGS, Bugs, Config
+from net.raft.config import Config
 from net.raft.core import RaftCore
 from net.raft.entries import EntryKind, EntryRun
 from net.raft.errors import Compacted, ProposalDropped, SnapshotNotReady, Unavailable
 from net.raft.messages import MT, Msg
-from net.raft.sessions import SessionTable
 from net.raft.state import ConfState, HardState, Ready, Role, SnapMeta, Snapshot
 from net.raft.storage import LogStore, MemoryStorage
 
 __all__ = [
     "MT",
-    "NO_BUGS",
-    "Bugs",
     "Compacted",
     "ConfChange",
     "ConfChangeType",
@@ -30,7 +27,6 @@ __all__ = [
     "RaftCore",
     "Ready",
     "Role",
-    "SessionTable",
     "SnapMeta",
     "Snapshot",
     "SnapshotNotReady",

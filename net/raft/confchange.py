@@ -67,14 +67,17 @@ def apply_conf_change(conf: ConfState, cc: ConfChange, index: int) -> ConfState:
     return ConfState(tuple(sorted(voters)), tuple(sorted(learners)), index)
 
 
-def bootstrap_entries(voters: tuple[int, ...], learners: tuple[int, ...] = ()) -> EntryRun:
-    """The initial configuration as committed log entries 1..n of term 1 (as etcd bootstraps):
-    a node that later replays the log from an empty configuration reaches the same one."""
+def bootstrap_entries(
+    voters: tuple[int, ...], learners: tuple[int, ...] = (), payloads: tuple[bytes, ...] = ()
+) -> EntryRun:
+    """The initial configuration as committed log entries 1..n of term 1 (as etcd bootstraps),
+    then ``payloads`` as normal entries: a node that later replays the log from an empty
+    configuration reaches the same configuration and state."""
     changes = [ConfChange(ConfChangeType.ADD_VOTER, v) for v in voters]
     changes += [ConfChange(ConfChangeType.ADD_LEARNER, n) for n in learners]
     return EntryRun(
         1,
-        (1,) * len(changes),
-        bytes([EntryKind.CONF]) * len(changes),
-        tuple(cc.encode() for cc in changes),
+        (1,) * (len(changes) + len(payloads)),
+        bytes([EntryKind.CONF]) * len(changes) + bytes([EntryKind.NORMAL]) * len(payloads),
+        tuple(cc.encode() for cc in changes) + payloads,
     )

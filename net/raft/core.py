@@ -4,6 +4,11 @@ It owns no socket, task, clock or global randomness. The shell feeds it tick(), 
 propose*(), transfer_leader(); then takes ready(), handles it (persist, send, apply, in that
 order; see Ready) and calls advance(). Nothing may be fed to the core between ready() and
 advance(): inputs that arrive meanwhile are queued by the shell, which batches them for free.
+
+A few one-line rules are methods of their own (``_may_vote``, ``_log_allows_vote``,
+``_commit_term_ok``, ``_heartbeat_commit``, ``_follower_commit_bound``,
+``_after_matching_append``, ``_snapshot_pending``, ``_hard_state``): the simulator's injected
+bugs (``net/sim/bugs.py``) override them in a subclass, so no test switch lives here.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from enum import IntEnum
 from typing import Protocol
 
 from net.raft.confchange import ConfChange, apply_conf_change
-from net.raft.config import NO_BUGS, Bugs, Config
+from net.raft.config import Config
 from net.raft.entries import EntryKind, EntryRun, single_term_run
 from net.raft.errors import Compacted, ProposalDropped, SnapshotNotReady
 from net.raft.log import RaftLog
@@ -50,10 +55,9 @@ class RaftCore:
     """One Raft peer's decisions. Restart it from durable storage only (Config.applied tells
     where the state machine's snapshot left off); fields are readable views, not inputs."""
 
-    def __init__(self, cfg: Config, storage: LogStore, rng: Rng, bugs: Bugs = NO_BUGS) -> None:
+    def __init__(self, cfg: Config, storage: LogStore, rng: Rng) -> None:
         self.cfg = cfg
         self.id = cfg.id
-        self.bugs = bugs
         self._rng = rng
         self.log = RaftLog(storage)
         hs, conf = storage.initial_state()
@@ -79,6 +83,7 @@ class RaftCore:
         self._dirty = False  # leader: appends or commit progress not yet sent
         self._incoming: _IncomingSnapshot | None = None
         self._outstanding: Ready | None = None
+        self._was_member = self.id in (*self.conf.voters, *self.conf.learners)
         self._soft = (self.role, self.leader)
         self._become_follower(self.term, 0)
 
@@ -216,7 +221,10 @@ class RaftCore:
         self._outstanding = None
         log = self.log
         if rd.hard_state is not None:
+            told = self._commit_to_tell()
             self._persisted = rd.hard_state
+            if self.role == Role.LEADER and self._commit_to_tell() != told:
+                self._dirty = True  # a withheld commit may now be told
         if rd.snapshot is not None:
             log.stable_snap_to(rd.snapshot.meta.index)
             log.applied = max(log.applied, rd.snapshot.meta.index)
@@ -286,18 +294,43 @@ class RaftCore:
         # the no-op: only an entry of the leader's own term can commit what it inherited
         self.log.append(single_term_run(last + 1, self.term, _NORMAL, (b"",)))
         self._dirty = True
+        if self._removed():
+            self._hand_over()  # elected to pass the log on (see _promotable)
 
     def _new_progress(self) -> Progress:
         inflights = Inflights(self.cfg.max_inflight_msgs, self.cfg.max_inflight_bytes)
         return Progress(self.log.last_index() + 1, inflights)
 
     def _promotable(self) -> bool:
-        return self.id in self.conf.voters
+        """A voter may campaign; so may a node removed from the configuration it applied
+        (not a learner, not a newcomer that was never in one): it counts only the voters'
+        votes, and once elected it hands leadership over (see ``_removed``). A removed node
+        can hold the longest log, which the remaining voters need, while they, not knowing
+        the removal committed, wait for its vote (its longer log refuses theirs): without
+        this the cluster could wait for ever (Raft thesis 4.2.2: a server not in its own
+        configuration may still be elected and manage the cluster without counting itself).
+        """
+        conf = self.conf
+        return self.id in conf.voters or (
+            self._was_member and bool(conf.voters) and self.id not in conf.learners
+        )
+
+    def _removed(self) -> bool:
+        """A leader outside its own configuration: it takes no proposals and hands over."""
+        return self.role == Role.LEADER and self.id not in self.conf.voters
+
+    def _hand_over(self) -> None:
+        """A removed leader transfers leadership to its most caught-up voter."""
+        voters = self.conf.voters
+        if voters:
+            self._transfer(max(voters, key=lambda v: self.prs[v].match if v in self.prs else 0))
 
     def _hup(self, transfer: bool) -> None:
         if self.role == Role.LEADER or not self._promotable():
             return
         log = self.log
+        if self._snapshot_pending():
+            return  # its configuration is not applied yet, and its entries are gone (etcd too)
         if log.committed > log.applied and log.has_conf_between(log.applied + 1, log.committed + 1):
             return  # a node must not campaign under a configuration it has not applied
         if transfer or not self.cfg.pre_vote:
@@ -346,15 +379,8 @@ class RaftCore:
 
     def _handle_vote(self, m: Msg) -> None:
         pre = m.type == MT.PRE_VOTE
-        can_vote = (
-            self.vote == m.frm
-            or (self.vote == 0 and self.leader == 0)
-            or (pre and m.term > self.term)
-            or (self.bugs.double_vote and not pre)
-        )
-        up_to_date = self.bugs.no_up_to_date_check or self.log.is_up_to_date(m.index, m.log_term)
         resp = MT.PRE_VOTE_RESP if pre else MT.VOTE_RESP
-        if can_vote and up_to_date:
+        if self._may_vote(m, pre) and self._log_allows_vote(m):
             # the reply carries the request's term, so a pre-candidate can count it
             self._send(Msg(resp, self.id, m.frm, m.term))
             if not pre:
@@ -387,8 +413,7 @@ class RaftCore:
             if m.type == MT.APP:
                 self._handle_append(m)
             elif m.type == MT.HB:
-                last = self.log.last_index()
-                self.log.commit_to(min(m.commit, last) if self.bugs.commit_own_last else m.commit)
+                self.log.commit_to(self._follower_commit_bound(m, m.commit))
                 self._send(Msg(MT.HB_RESP, self.id, m.frm, self.term))
             else:
                 self._handle_snapshot_chunk(m)
@@ -447,6 +472,8 @@ class RaftCore:
     def _leader_append(self, kinds: bytes, payloads: tuple[bytes, ...]) -> None:
         if self.lead_transferee:
             raise ProposalDropped("leadership transfer in progress", self.id)
+        if self._removed():
+            raise ProposalDropped("this leader is not in the configuration; it hands over")
         size = sum(map(len, payloads))
         if (
             self.uncommitted_bytes
@@ -488,7 +515,7 @@ class RaftCore:
         empty append only to carry a new commit index, or to probe when asked."""
         log = self.log
         last = log.last_index()
-        commit = log.committed
+        commit = self._commit_to_tell()
         while not pr.is_paused():
             if pr.next > last and pr.sent_commit >= commit and not probe:
                 return
@@ -540,6 +567,22 @@ class RaftCore:
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():
             self._send(Msg(MT.TIMEOUT_NOW, self.id, m.frm, self.term))
 
+    def _commit_to_tell(self) -> int:
+        """The commit index a leader puts in its messages: its own, except that a
+        configuration change is announced as committed only once this leader's record of
+        that commit is durable (its messages leave before its Ready's write).
+
+        Otherwise a voter that learns its own removal committed may stop, and a leader that
+        crashes before writing that commit restarts under the old configuration, needing the
+        departed voter's vote, which a longer log there can refuse for ever. Told one Ready
+        later, the departed voter can only have stopped once the leader knows, durably, that
+        it is out."""
+        committed = self.log.committed
+        durable = self._persisted.commit
+        if durable < self.pending_conf_index <= committed:
+            return durable
+        return committed
+
     def _maybe_commit(self) -> bool:
         """Commit the highest index a quorum holds, if it is of this term (Raft 5.4.2)."""
         voters = self.conf.voters
@@ -547,7 +590,7 @@ class RaftCore:
         mci = matches[len(voters) // 2]
         if mci <= self.log.committed:
             return False
-        if self.log.term(mci) != self.term and not self.bugs.commit_prev_term:
+        if not self._commit_term_ok(mci):
             return False
         self.log.commit_to(mci)
         return True
@@ -567,14 +610,14 @@ class RaftCore:
                     pr.become_probe()  # abandon a transfer to a silent follower
                 pr.recent_active = False
             self.lead_transferee = 0  # a transfer not done within an election timeout aborts
+            if self._removed():
+                self._hand_over()  # again
         if self.heartbeat_elapsed >= self.cfg.heartbeat_tick:
             self.heartbeat_elapsed = 0
-            commit = self.log.committed
-            own_last = self.bugs.commit_own_last
+            commit = self._commit_to_tell()
             for node, pr in self.prs.items():
                 if node != self.id:
-                    # never tell a follower to commit beyond what it is known to share
-                    c = commit if own_last else min(pr.match, commit)
+                    c = self._heartbeat_commit(pr, commit)
                     self._send(Msg(MT.HB, self.id, node, self.term, commit=c))
 
     def _quorum_active(self) -> bool:
@@ -671,10 +714,9 @@ class RaftCore:
             if conflict <= log.committed:
                 raise AssertionError(f"entry {conflict} conflicts with committed {log.committed}")
             log.append(run.slice(conflict, run.last + 1))
-        elif self.bugs.truncate_short_append and log.committed <= last_new < log.last_index():
-            log.truncate_after(last_new)
-        # commit only what this append proved we share with the leader
-        log.commit_to(min(m.commit, log.last_index() if self.bugs.commit_own_last else last_new))
+        else:
+            self._after_matching_append(last_new)
+        log.commit_to(self._follower_commit_bound(m, last_new))
         self._send(Msg(MT.APP_RESP, self.id, m.frm, self.term, index=last_new))
 
     def _handle_snapshot_chunk(self, m: Msg) -> None:
@@ -722,10 +764,8 @@ class RaftCore:
         if new is self.conf:
             return
         self.conf = new
+        self._was_member = self._was_member or self.id in (*new.voters, *new.learners)
         if self.role != Role.LEADER:
-            return
-        if self.id not in new.voters:
-            self._become_follower(self.term, 0)  # a removed or demoted leader steps down
             return
         members = new.voters + new.learners
         for node in members:
@@ -737,12 +777,49 @@ class RaftCore:
             self.lead_transferee = 0
         self._maybe_commit()
         self._dirty = True
+        if self._removed():
+            # Not stepping down at once: the voters left must first be told that the
+            # change is committed (this leader's heartbeats go on) and one of them must take
+            # over, or they would wait for this node's vote (see _promotable).
+            self._hand_over()
 
     # ------------------------------------------------------------------ helpers
 
     def _hard_state(self) -> HardState:
-        vote = 0 if self.bugs.forget_vote else self.vote
-        return HardState(self.term, vote, self.log.committed)
+        return HardState(self.term, self.vote, self.log.committed)
+
+    # ------------------------------------------------------------------ rules (see the docstring)
+
+    def _may_vote(self, m: Msg, pre: bool) -> bool:
+        """One vote per term: only for the candidate already voted for, or when free."""
+        return (
+            self.vote == m.frm
+            or (self.vote == 0 and self.leader == 0)
+            or (pre and m.term > self.term)
+        )
+
+    def _log_allows_vote(self, m: Msg) -> bool:
+        return self.log.is_up_to_date(m.index, m.log_term)
+
+    def _commit_term_ok(self, index: int) -> bool:
+        """Raft 5.4.2: a leader commits by counting replicas only entries of its own term."""
+        return self.log.term(index) == self.term
+
+    def _heartbeat_commit(self, pr: Progress, commit: int) -> int:
+        """Never tell a follower to commit beyond what it is known to share."""
+        return min(pr.match, commit)
+
+    def _follower_commit_bound(self, m: Msg, proven: int) -> int:
+        """What a follower may commit on ``m``: the leader's commit, up to ``proven``, the
+        last index the message proved it shares with the leader."""
+        return min(m.commit, proven)
+
+    def _after_matching_append(self, last_new: int) -> None:
+        """An append that held nothing new: the log past it stays (it may be newer)."""
+
+    def _snapshot_pending(self) -> bool:
+        """A received snapshot is not applied yet."""
+        return self.log.unstable_snapshot() is not None
 
     def _send(self, m: Msg) -> None:
         self.msgs.append(m)

@@ -172,18 +172,6 @@ class RaftLog:
         self._u_kinds.extend(run.kinds)
         self._u_payloads.extend(run.payloads)
 
-    def truncate_after(self, index: int) -> None:
-        """Drop entries after index (only ever done on purpose by an injected bug)."""
-        if index < self._u_first:
-            run = self.slice(index, index + 1) if index >= self.first_index() else None
-            if run is None:
-                return
-            self.append(run)
-        cut = index + 1 - self._u_first
-        del self._u_terms[cut:]
-        del self._u_kinds[cut:]
-        del self._u_payloads[cut:]
-
     def commit_to(self, index: int) -> None:
         if index > self.committed:
             if index > self.last_index():

@@ -45,9 +45,10 @@ class MemoryStorage:
     Index `offset` holds a dummy entry: the snapshot's (index, term) kept after compaction.
     """
 
-    __slots__ = ("_hs", "_kinds", "_offset", "_payloads", "_snap", "_terms")
+    __slots__ = ("_hs", "_kinds", "_offset", "_payloads", "_snap", "_terms", "node_id")
 
     def __init__(self) -> None:
+        self.node_id = 0  # the id this store was made for; 0 until claimed (net/shell.py)
         self._hs = HardState()
         self._snap = Snapshot(SnapMeta(0, 0, ConfState()))
         self._offset = 0
@@ -95,10 +96,19 @@ class MemoryStorage:
 
     # -- writes (the shell's, never the core's) --
 
-    def bootstrap(self, voters: tuple[int, ...], learners: tuple[int, ...] = ()) -> None:
-        """Make this the store of a founding member: the configuration as committed entries.
-        Nodes that join later start from an empty store."""
-        run = bootstrap_entries(voters, learners)
+    def claim_node_id(self, node_id: int) -> None:
+        """Record, durably, which node this store belongs to (once, before it is used)."""
+        self.node_id = node_id
+
+    def bootstrap(
+        self,
+        voters: tuple[int, ...],
+        learners: tuple[int, ...] = (),
+        payloads: tuple[bytes, ...] = (),
+    ) -> None:
+        """Make this the store of a founding member: the configuration, then ``payloads``,
+        as committed entries, in one write. Nodes that join later start from an empty store."""
+        run = bootstrap_entries(voters, learners, payloads)
         self.save(HardState(term=1, commit=run.last), run, None)
 
     def save(self, hs: HardState | None, entries: EntryRun | None, snap: Snapshot | None) -> None:

@@ -14,6 +14,7 @@ from engine import Exchange, OrderView
 from . import views
 from .errors import ERR_NOT_FOUND, RpcError
 from .requests import (
+    WRITES,
     AmendRequest,
     BookRequest,
     CancelAllRequest,
@@ -52,6 +53,12 @@ class Backend(Protocol):
         """The ``status`` op's data, built by the node."""
         ...
 
+    def writable(self) -> None:
+        """RpcError (``ERR_NO_QUORUM``) when this peer cannot take writes at all now: it is
+        not in a cluster yet. Asked before a write is parsed, so that the reason given is
+        that one, not a market the peer has not heard of yet."""
+        ...
+
     async def wait_applied(self, index: int, timeout: float) -> int:
         """The applied index once it is at least ``index``; RpcError ``ERR_TIMEOUT`` after
         ``timeout`` seconds."""
@@ -67,6 +74,8 @@ class Api:
     async def __call__(self, payload: object) -> object:
         """The data of the reply to ``payload``, or RpcError."""
         backend = self._backend
+        if isinstance(payload, dict) and payload.get("op") in WRITES:
+            backend.writable()
         exchange = backend.exchange
         request = parse_request(payload, exchange, backend.owner)
         match request:

@@ -29,6 +29,8 @@ DEFAULT_SYNC_MS, MAX_SYNC_MS = 5000, 60000  # how long `sync` may wait
 MAX_ID = 2**63 - 1  # order ids, trade ids and log indexes
 _MAX_SHOWN = 40  # characters of a bad value quoted back in an error
 
+WRITES = frozenset({"submit", "cancel", "cancel_all", "amend"})  # ops that go through consensus
+
 _C = TypeVar("_C", engine.Submit, engine.Cancel, engine.CancelAll, engine.Amend)
 
 

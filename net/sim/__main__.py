@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from net.raft import Bugs
+from net.sim.bugs import Bugs
 from net.sim.simulation import SimOptions, Simulation
+
+#: What the summary line adds up over the seeds: what the runs exercised.
+SUMMED = ("commands", "acked", "joins", "leaves", "wipes", "snapshots", "crashes", "pauses",
+          "slow_disks", "write_errors", "partitions")  # fmt: skip
+LABELS = {"commands": "commands_committed"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,11 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault-ms", type=int, default=2000, help="simulated time with faults on")
     p.add_argument("--tail", type=int, default=0, help="with --seed: last N trace lines only")
     p.add_argument("--bug", choices=Bugs.names(), help="switch on one injected bug")
-    p.add_argument(
-        "--lazy-commit",
-        action="store_true",
-        help="never write commit-only hard states (the durable commit index lags)",
-    )
     args = p.parse_args(argv)
     bugs = Bugs.only(args.bug) if args.bug else Bugs()
 
@@ -38,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
             fault_ms=args.fault_ms,
             bugs=bugs,
             trace=trace,
-            lazy_commit=args.lazy_commit,
         )
 
     if args.seed is not None:
@@ -46,20 +45,23 @@ def main(argv: list[str] | None = None) -> int:
         lines = result.trace[-args.tail :] if args.tail else result.trace
         print("\n".join(lines))
         verdict = "ok" if result.ok else f"VIOLATION {result.violation}"
-        print(f"seed={args.seed} nodes={args.nodes} commands={result.commands} {verdict}")
+        print(f"seed={args.seed} nodes={args.nodes} commands={result.commands} "
+              f"joins={result.joins} {verdict}")  # fmt: skip
         return 0 if result.ok else 1
 
-    violations = commands = acked = 0
+    violations = 0
+    totals = dict.fromkeys(SUMMED, 0)
     for seed in range(args.start, args.start + args.seeds):
         result = Simulation(options(seed, trace=False)).run()
-        commands += result.commands
-        acked += result.acked
+        for name in SUMMED:
+            totals[name] += getattr(result, name)
         if not result.ok:
             violations += 1
             print(f"seed {seed}: {result.violation}", file=sys.stderr)
+    counts = " ".join(f"{LABELS.get(name, name)}={value}" for name, value in totals.items())
     print(
         f"seeds={args.seeds} start={args.start} nodes={args.nodes} violations={violations} "
-        f"commands_committed={commands} acked={acked}"
+        + counts
     )
     return 0 if violations == 0 else 1
 

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from enum import Enum
 
+from engine import Accepted, Event
+from net.machine import Applied
 from net.raft import (
     MT,
     Compacted,
@@ -38,9 +40,11 @@ class Invariant(Enum):
     LEADER_COMPLETENESS = "every leader holds every committed entry"
     STATE_MACHINE_SAFETY = "every node applies a prefix of the same sequence"
     DIGESTS_EQUAL = "state digests are equal at equal applied index"
-    EXACTLY_ONCE = "every acknowledged command is applied exactly once"
+    EXACTLY_ONCE = "every request is applied once; a client id places at most one order"
+    ANSWERS = "what a client is told is what every peer applied"
     ACK_DURABLE = "acks and votes are sent or counted only for durable state, which is kept"
     LIVENESS = "after faults stop, a leader commits every pending command in bounded time"
+    MEMBERSHIP = "after faults stop, every peer that wants in is a member in bounded time"
     CORE_ERROR = "the core raised an unexpected exception"
 
 
@@ -66,11 +70,16 @@ class Checker:
         self._acked: dict[int, tuple[int, int]] = {}  # node -> (term, highest index acked)
         self._entries: dict[tuple[int, int], tuple[bytes, int]] = {}
         self.h_terms: list[int] = [0]
+        # the term of the peer that first applied each entry: the entry was committed in
+        # that term or an earlier one
+        self._h_known_in: list[int] = [0]
         self._h_payloads: list[bytes] = [b""]
-        self._h_admitted: list[bool] = [False]
+        self._h_outcomes: list[list[Applied]] = [[]]
         self._digests: dict[int, str] = {}
-        self.applied_count: Counter[tuple[str, int]] = Counter()
+        self.outcomes: dict[tuple[int, int], tuple[int, list[Event]]] = {}  # (origin, seq) ->
+        self.orders: Counter[tuple[str, str]] = Counter()  # (owner, client id) -> orders placed
         self.commands = 0
+        self.joins = 0  # learners added, canonically
 
     # -- elections --
 
@@ -91,7 +100,13 @@ class Checker:
         self._check_completeness(node, core)
 
     def _check_completeness(self, node: int, core: RaftCore) -> None:
+        """Raft's Leader Completeness: an entry committed in a term is in the log of every
+        leader of a later term. (A leader of an earlier term may still take office late: a
+        candidate that paused with its votes on the way wins a term long gone.)"""
+        known_in = self._h_known_in
         for i in range(max(1, core.log.first_index() - 1), len(self.h_terms)):
+            if known_in[i] >= core.term:
+                continue
             try:
                 t = core.term_at(i)
             except (Compacted, Unavailable):
@@ -211,34 +226,47 @@ class Checker:
         term: int,
         kind: int,
         payload: bytes,
-        command: tuple[str, int] | None,
+        outcomes: list[Applied],
+        current_term: int,
     ) -> None:
-        """An entry applied; command is the (client, seq) the session table admitted, if any."""
+        """An entry applied, with what each request in it came to, by a peer now in
+        ``current_term``."""
         h = self.h_terms
-        admitted = command is not None
         if index < len(h):
-            if (h[index], self._h_payloads[index], self._h_admitted[index]) != (
+            if (h[index], self._h_payloads[index], self._h_outcomes[index]) != (
                 term,
                 payload,
-                admitted,
+                outcomes,
             ):
                 raise Violation(
                     Invariant.STATE_MACHINE_SAFETY,
-                    f"n{node} applies (t{term}) at {index}; history has t{h[index]}",
+                    f"n{node} applies (t{term}) at {index} with other outcomes; history has "
+                    f"t{h[index]}",
                 )
             return
         h.append(term)
+        self._h_known_in.append(current_term)
         self._h_payloads.append(payload)
-        self._h_admitted.append(admitted)
-        if command is not None:
-            self.applied_count[command] += 1
+        self._h_outcomes.append(outcomes)
+        for applied in outcomes:
+            if applied.events is None and applied.error is None:
+                continue  # a duplicate, skipped by the machine
+            key = (applied.origin, applied.seq)
+            if key in self.outcomes:
+                raise Violation(Invariant.EXACTLY_ONCE, f"request {key} applied twice")
+            self.outcomes[key] = (index, applied.events or [])
             self.commands += 1
-            if self.applied_count[command] > 1:
-                raise Violation(Invariant.EXACTLY_ONCE, f"{command[0]}#{command[1]} applied twice")
+            for event in applied.events or ():
+                if isinstance(event, Accepted) and event.client_id is not None:
+                    order = (event.owner, event.client_id)
+                    self.orders[order] += 1
+                    if self.orders[order] > 1:
+                        raise Violation(Invariant.EXACTLY_ONCE, f"client id {order} placed twice")
         if kind == EntryKind.CONF:
             conf = apply_conf_change(self.conf, ConfChange.decode(payload), index)
             if conf is not self.conf:
                 old, self.conf = self.conf, conf
+                self.joins += len(set(conf.learners) - set(old.learners) - set(old.voters))
                 self._on_conf(old, conf)
 
     def check_commit_survives_elections(self, index: int) -> None:
@@ -281,7 +309,13 @@ class Checker:
         self._check_snapshot(node, index, term)
         self.on_digest(node, index, digest)
 
-    def on_ack(self, client: str, seq: int) -> None:
-        n = self.applied_count[(client, seq)]
-        if n != 1:
-            raise Violation(Invariant.EXACTLY_ONCE, f"{client}#{seq} acked, applied {n} times")
+    def on_answer(self, origin: int, seq: int, index: int, events: list[Event]) -> None:
+        """Peer ``origin`` tells a client that its request ``seq`` was applied at ``index``
+        with ``events``: exactly what the canonical history holds for it."""
+        held = self.outcomes.get((origin, seq))
+        if held != (index, events):
+            raise Violation(
+                Invariant.ANSWERS,
+                f"n{origin} answered request {seq} with index {index} and {len(events)} events; "
+                f"applied: {held and (held[0], len(held[1]))}",
+            )

@@ -1,269 +1,409 @@
-"""A simulated peer: the real core and state machine behind a fake disk and network.
+"""A simulated machine: the peer's real shell (``net/shell.py``) behind a fake disk and network.
 
-The Ready handler here follows the real node's order (net/node.py, docs/consensus.md): send
-the messages in SEND_BEFORE_PERSIST at once, restore a snapshot and apply committed entries
-(answering clients), then persist (the fsync takes simulated time, and a crash before it
-completes loses the writes, while the early messages are already on the network), then send
-the rest (acks, votes, vote requests), then advance(). Inputs arriving during the fsync queue
-up and are fed in one batch after it.
+This is a driver of the shell, as ``net/node.py`` is, with virtual time instead of asyncio:
+it runs the turns the shell hands out (early messages on the network at once, the write
+durable after a simulated fsync, then the rest and ``persisted``), stores the snapshots the
+shell asks for, carries join requests and replies, and hands answers back to clients. Every
+rule about what to send when, what to apply and who is a member is the shell's.
+
+A machine has a disk (its consensus store, kept across crashes) and a process (the shell,
+lost on a crash with everything not yet durable). The process can pause: it then steps
+nothing, and what arrives (messages, ticks, a finished write, clients) piles up and is fed
+in one burst when it resumes. A write can fail: the process stops at once (crash-only), as
+the real peer does.
 """
 
 from __future__ import annotations
 
 import random
-from collections import deque
-from enum import IntEnum
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from net.raft import (
-    MT,
-    ConfState,
-    EntryKind,
-    EntryRun,
-    MemoryStorage,
-    Msg,
-    ProposalDropped,
-    RaftCore,
-    Ready,
-    Role,
-)
-from net.raft.ordering import SEND_BEFORE_PERSIST
+from engine import Command
+from net.machine import Applied, Member
+from net.raft import MT, ConfState, MemoryStorage, Msg, Role, Snapshot
+from net.rpc.errors import RpcError
+from net.shell import Shell, Turn, consensus_id
+from net.sim.bugs import shell_class
 from net.sim.checker import Invariant, Violation
-from net.sim.replica import Replica
 from net.sim.weather import TICK_MS
+from net.transport.control import JoinReply, JoinRequest
+from net.writes import Answer
 
 if TYPE_CHECKING:
     from net.sim.simulation import Simulation
     from net.sim.workload import Client
 
-
-#: the vote_request_early bug: vote requests leave before the candidate's own vote is durable
-EARLY_WITH_VOTE_REQUESTS = SEND_BEFORE_PERSIST | {MT.VOTE, MT.PRE_VOTE}
+CLUSTER = "sim"
 
 
-class Input(IntEnum):
-    TICK = 0
-    MSG = 1
-    PROPOSE = 2
-    CONF = 3
-    TRANSFER = 4
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A join request or reply on the simulated network (the real ones travel on a link)."""
+
+    frm: int
+    to: int
+    body: JoinRequest | JoinReply
+
+    def __str__(self) -> str:
+        return f"{type(self.body).__name__} n{self.frm}->n{self.to} {self.body}"
+
+
+def addr_of(node_id: int) -> str:
+    return f"sim:{node_id}"
+
+
+def id_of(addr: str) -> int:
+    host, _, port = addr.partition(":")
+    return int(port) if host == "sim" and port.isdigit() else 0
 
 
 class SimNode:
-    def __init__(self, sim: Simulation, node_id: int, founders: ConfState | None) -> None:
+    """One machine (see the module doc); ``slot`` names it across wipes and restarts."""
+
+    def __init__(self, sim: Simulation, slot: int) -> None:
         self.sim = sim
-        self.id = node_id
+        self.slot = slot
+        self.name = f"m{slot}"
         self.storage = MemoryStorage()  # what is durable: survives crashes
-        if founders is not None:
-            self.storage.bootstrap(founders.voters, founders.learners)
+        self.last_id = 0  # the consensus id it last ran as (a wipe's keep_id_on_wipe bug)
         self.gen = 0  # incarnation: events of a crashed incarnation are ignored
+        self.boots = 0
         self.up = False
-        self.retired = False
-        self.busy = False  # a Ready is being persisted
-        self.core: RaftCore | None = None
-        self.replica: Replica | None = None
+        self.stopped = False  # left the cluster cleanly and was not started again
+        self.leaving = False
+        self.writing = False  # a turn's write is being made durable
+        self.paused = False
+        self.piled: list[Callable[[], None]] = []  # inputs that arrived during a pause
+        self.shell: Shell | None = None
         self.applied = 0
         self.led_term = 0  # the last term this node was seen leading
-        self.inbox: deque[tuple[Input, Any]] = deque()
-        self.waiting: dict[tuple[str, int], Client] = {}
+        self.new_term = False  # it leads a term whose first turn is not written yet
+        self.waiting: dict[int, tuple[Client, int]] = {}  # seq -> (client, its attempt)
         self.tick_ms = TICK_MS + sim.rng.randint(-1, 1)  # clocks drift a little
 
-    # -- life cycle --
+    @property
+    def id(self) -> int:
+        return self.storage.node_id
+
+    # ------------------------------------------------------------------ life cycle
 
     def start(self) -> None:
         sim = self.sim
         self.gen += 1
-        self.up = True
-        self.busy = False
-        snap = self.storage.snapshot()
-        bugs = sim.opts.bugs
-        self.replica = Replica.restore(snap.data, bugs) if snap.data else Replica.empty(bugs)
-        self.applied = snap.meta.index
-        rng = random.Random(sim.rng.getrandbits(64))
-        self.core = RaftCore(sim.weather.config(self.id, self.applied), self.storage, rng, bugs)
+        self.boots += 1
+        self.up, self.stopped, self.leaving = True, False, False
+        self.writing = self.paused = self.new_term = False
+        self.piled.clear()
+        if sim.opts.bugs.keep_id_on_wipe and not self.storage.node_id and self.last_id:
+            self.storage.claim_node_id(self.last_id)  # the bug: the old voter, log lost
+        self.shell = self._new_shell()
+        self.last_id = self.id
+        sim.register(self)
+        self.applied = self.storage.snapshot().meta.index
         if sim.trace.enabled:
-            sim.trace.log(f"n{self.id} starts at applied {self.applied}")
+            sim.trace.log(f"{self.name} starts as n{self.id} at applied {self.applied}")
         sim.loop.after(sim.rng.randint(1, self.tick_ms), self._tick, self.gen)
+        self._pump()
+
+    def _new_shell(self) -> Shell:
+        sim = self.sim
+        node_id = consensus_id(self.storage, 0, sim.new_id)
+        return shell_class(sim.opts.bugs)(
+            node_id, self.name, addr_of(node_id), self.storage,
+            cluster=CLUSTER, timing=sim.timing, raft=sim.weather.config(),
+            rng=random.Random(sim.rng.getrandbits(64)), first_seq=self.boots << 40,
+            now=sim.now(), max_voters=sim.opts.voter_cap, observer=self,
+        )  # fmt: skip
+
+    def found(self, founders: list[Member]) -> None:
+        """Write the founding entries with the shell's own ``found``, before this machine's
+        process first runs (every founder's store holds them before any of them starts)."""
+        self._new_shell().found(CLUSTER + "-cluster", founders)
 
     def crash(self) -> None:
         """Lose everything volatile, including writes whose fsync has not completed."""
         self.gen += 1
         self.up = False
-        self.busy = False
-        self.core = None
-        self.replica = None
-        self.inbox.clear()
+        self.writing = self.paused = False
+        self.piled.clear()
+        self.shell = None
         self.waiting.clear()
         if self.sim.trace.enabled:
-            self.sim.trace.log(f"n{self.id} CRASH")
+            self.sim.trace.log(f"{self.name} (n{self.id}) CRASH")
+
+    def wipe(self) -> None:
+        """Crash, and lose the consensus store too (the data dir's identity is kept)."""
+        self.crash()
+        self.storage = MemoryStorage()
+        if self.sim.trace.enabled:
+            self.sim.trace.log(f"{self.name} WIPED (it was n{self.last_id})")
+
+    def leave(self) -> None:
+        """A clean stop (SIGTERM): leave the cluster, then the process ends."""
+        if self.up and self.shell is not None:
+            self.leaving = True
+            self.do(self.shell.leave)
+            self.sim.loop.after(self.sim.leave_within_ms, self._stop, self.gen)
+
+    def _stop(self, gen: int) -> None:
+        if gen == self.gen and self.up and self.leaving and self.sim.issuing:
+            if self.sim.trace.enabled:
+                left = self.shell is not None and self.shell.left
+                self.sim.trace.log(f"{self.name} stops ({'left' if left else 'leave timed out'})")
+            self.crash()
+            self.stopped = True
+
+    def pause(self, ms: int) -> None:
+        if self.up and not self.paused:
+            self.paused = True
+            self.sim.loop.after(ms, self._resume, self.gen)
+            if self.sim.trace.enabled:
+                self.sim.trace.log(f"{self.name} pauses for {ms}ms")
+
+    def _resume(self, gen: int) -> None:
+        """Feed everything that piled up, then take the turns: as a real peer's event loop,
+        woken after a stall, runs every callback that is ready (messages, ticks) before its
+        shell loop takes the next turn."""
+        if gen != self.gen or not self.paused:
+            return
+        self.paused = False
+        piled, self.piled = self.piled, []
+        if self.sim.trace.enabled:
+            self.sim.trace.log(f"{self.name} resumes: {len(piled)} inputs piled up")
+        for action in piled:
+            if gen != self.gen:
+                return  # an input crashed it (a failed write)
+            action()
+        self._pump()
+
+    # ------------------------------------------------------------------ inputs
+
+    def do(self, action: Callable[[], Any]) -> None:
+        """Run ``action`` in this process now, or when it resumes; then take the turns."""
+        if not self.up:
+            return
+        if self.paused:
+            self.piled.append(action)
+            return
+        action()
+        self._pump()
 
     def _tick(self, gen: int) -> None:
         if gen != self.gen:
             return
-        self.feed(Input.TICK, None)
         self.sim.loop.after(self.tick_ms, self._tick, gen)
+        self.do(self._on_tick)
 
-    # -- inputs --
+    def _on_tick(self) -> None:
+        shell = self.shell
+        assert shell is not None
+        now = self.sim.now()
+        shell.tick(now)
+        if self.leaving and shell.left:
+            self._stop(self.gen)
+            return
+        if shell.ask_due(now):
+            self._ask_in(shell)
 
-    def feed(self, kind: Input, arg: Any) -> None:
-        if not self.up:
-            return
-        if self.busy:
-            self.inbox.append((kind, arg))
-            return
-        self._input(kind, arg)
-        self._pump()
+    def deliver(self, message: Msg | Note) -> None:
+        if isinstance(message, Msg) and message.type == MT.SNAP and message.done:
+            self.sim.faults.snapshot_arrives(self)  # may stall the process right now
 
-    def feed_many(self, msgs: list[Msg]) -> None:
-        """Messages that arrived together: fed as one batch, then one Ready (as the real
-        node feeds everything its inbox holds)."""
-        if not self.up:
-            return
-        if self.busy:
-            self.inbox.extend((Input.MSG, m) for m in msgs)
-            return
-        for m in msgs:
-            self._input(Input.MSG, m)
-        self._pump()
+        def handle() -> None:
+            assert self.shell is not None
+            if isinstance(message, Msg):
+                self.shell.step(message, self.sim.now())
+            elif isinstance(message.body, JoinRequest):
+                reply = self.shell.join_request(message.body, self.sim.now())
+                self.sim.network.send(Note(self.id, message.frm, reply))
+                if reply.ok:
+                    self.sim.faults.admitted(self)
+            else:
+                self.shell.join_reply(message.body, addr_of(message.frm), self.sim.now())
 
-    def _input(self, kind: Input, arg: Any) -> None:
-        core = self.core
-        assert core is not None
-        if kind == Input.TICK:
-            core.tick()
-        elif kind == Input.MSG:
-            core.step(arg)
-        elif kind == Input.PROPOSE:
-            client, seq, payload = arg
-            try:
-                core.propose(payload)
-            except ProposalDropped:
-                self.sim.loop.after(self.sim.network.latency(), client.on_reject, seq)
-                return
-            self.waiting[(client.name, seq)] = client
-        else:
-            try:
-                if kind == Input.CONF:
-                    core.propose_conf_change(arg)
+        self.do(handle)
+
+    def deliver_many(self, messages: list[Msg | Note]) -> None:
+        """Messages that arrived together: fed as one batch, then the turns."""
+
+        def handle() -> None:
+            for message in messages:
+                assert self.shell is not None
+                if isinstance(message, Msg):
+                    self.shell.step(message, self.sim.now())
                 else:
-                    core.transfer_leader(arg)
-            except ProposalDropped:
-                pass
+                    self.deliver(message)
 
-    # -- the Ready handler --
+        self.do(handle)
+
+    def submit(self, client: Client, attempt: int, command: Command) -> None:
+        """A client's write arrives (as an RPC would)."""
+
+        def handle() -> None:
+            assert self.shell is not None
+            try:
+                seq = self.shell.submit(command, self.sim.now())
+            except RpcError as error:
+                self._reply(client, attempt, None, error)
+                return
+            self.waiting[seq] = (client, attempt)
+
+        self.do(handle)
+
+    def _ask_in(self, shell: Shell) -> None:
+        """Send a join request to what the shell knows and to a peer discovery shows."""
+        sim = self.sim
+        targets = [id_of(a) for a in shell.join_targets()]
+        member = sim.random_member(exclude=self.id)
+        if member:
+            targets.append(member)
+        request = shell.join_request_for()
+        for target in dict.fromkeys(t for t in targets[:3] if t and t != self.id):
+            sim.network.send(Note(self.id, target, request))
+
+    # ------------------------------------------------------------------ turns
 
     def _pump(self) -> None:
-        core = self.core
-        assert core is not None
-        sim = self.sim
-        while not self.busy and core.has_ready():
-            rd = core.ready()
+        shell, sim = self.shell, self.sim
+        while self.up and not self.paused and not self.writing and shell is not None:
+            turn = shell.next_turn(sim.now())
+            if turn is None:
+                self._idle(shell)
+                return
+            rd = turn.ready
             if rd.role == Role.LEADER and self.led_term != rd.term:
                 self.led_term = rd.term
-                sim.checker.on_new_leader(self.id, core, self.storage)
-                sim.faults.new_leader(self.id)
+                if turn.early:  # a leader's messages leave now: its own vote must be durable
+                    self._took_office(shell)
+                else:  # a lone voter wins in the Ready that casts its vote: once it is written
+                    self.new_term = True
             if sim.trace.enabled:
-                self._trace_ready(rd)
-            early, late = self._split(rd.messages)
-            gen = self.gen
-            self._send(early)  # on the network before the write below is durable
-            self._install(rd)  # may retire this node (after this event) or raise a Violation
+                self._trace_turn(turn)
+            self._send(turn.early)  # on the network before the write below is durable
+            self._answer(shell)
             if rd.must_sync:
-                self.busy = True
-                fsync = sim.rng.randint(1, sim.weather.disk_ms)
-                sim.loop.after(fsync, self._synced, gen, rd, late)
+                self.writing = True
+                fsync, fails = sim.faults.fsync()
+                sim.loop.after(fsync, self._synced, self.gen, turn, fails)
                 sim.faults.writing(self, fsync, rd)
-            else:  # a commit-only change: written lazily, no fsync to wait for
-                self._persist(rd, late, write=not sim.opts.lazy_commit)
+                return
+            self._persist(turn, write=True)
 
-    def _split(self, msgs: list[Msg]) -> tuple[list[Msg], list[Msg]]:
-        """The production order's early and late messages, or a buggy one."""
-        bugs = self.sim.opts.bugs
-        if bugs.send_before_persist:
-            return msgs, []
-        types = EARLY_WITH_VOTE_REQUESTS if bugs.vote_request_early else SEND_BEFORE_PERSIST
-        early = [m for m in msgs if m.type in types]
-        if len(early) == len(msgs):
-            return early, []
-        return early, [m for m in msgs if m.type not in types]
-
-    def _synced(self, gen: int, rd: Ready, late: list[Msg]) -> None:
+    def _synced(self, gen: int, turn: Turn, fails: bool) -> None:
         if gen != self.gen:
-            return  # crashed mid-fsync: the writes are lost, the early messages are not
-        self.busy = False
-        self._persist(rd, late)
-        while self.inbox:
-            self._input(*self.inbox.popleft())
-        self._pump()
+            return  # crashed mid-fsync: the write is lost, the early messages are not
+        if fails:
+            self.sim.faults.write_failed(self)  # the process stops: nothing is written
+            return
+        rd = turn.ready
+        self.sim.checker.on_persist(
+            self.id, self.storage, self.storage.hard_state, rd.hard_state, rd.entries, rd.snapshot
+        )
+        self.storage.save(rd.hard_state, rd.entries, rd.snapshot)  # durable from here on
+        self.do(lambda: self._persist(turn, write=False))
 
-    def _install(self, rd: Ready) -> None:
-        """Restore the snapshot and apply committed entries, before this Ready's writes are
-        durable: committed entries are durable on a quorum already."""
+    def _persist(self, turn: Turn, write: bool) -> None:
+        """The write is durable: send what acknowledges it, then ``persisted``. With
+        write=True it is made here (a Ready that needs no fsync); else it happened already."""
+        shell, rd = self.shell, turn.ready
+        assert shell is not None
+        if write and turn.writes:
+            self.sim.checker.on_persist(
+                self.id, self.storage, self.storage.hard_state, rd.hard_state, rd.entries,
+                rd.snapshot,
+            )  # fmt: skip
+            self.storage.save(rd.hard_state, rd.entries, rd.snapshot)
+        if self.new_term:
+            self.new_term = False
+            self._took_office(shell)
+        self._send(turn.late)
+        self.writing = False
+        shell.persisted(turn, self.sim.now())
+        self._answer(shell)
+
+    def _took_office(self, shell: Shell) -> None:
+        assert shell.core is not None
+        self.sim.checker.on_new_leader(self.id, shell.core, self.storage)
+        self.sim.faults.new_leader(self.id)
+
+    def _idle(self, shell: Shell) -> None:
+        """Store a snapshot if the shell asks: a write of its own, taking disk time, during
+        which the shell is busy (inputs wait for it, as they wait for a turn's write)."""
+        due = shell.snapshot_due(self.sim.now())
+        if due is None:
+            return
+        self.writing = True
+        fsync, _ = self.sim.faults.fsync()
+        self.sim.loop.after(fsync, self._snapshot_written, self.gen, due)
+
+    def _snapshot_written(self, gen: int, due: tuple[int, ConfState, bytes, int]) -> None:
+        if gen != self.gen:
+            return  # crashed before it was written: no snapshot, the log is whole
+        index, conf, image, compact = due
+        store = self.storage
+        store.create_snapshot(index, conf, image)
+        store.compact(compact)
+        self.sim.snapshots += 1
+
+        def saved() -> None:
+            assert self.shell is not None
+            self.sim.checker.on_digest(self.id, index, self.shell.machine.state_digest())
+            self.writing = False
+            self.shell.snapshot_saved()
+
+        self.do(saved)
+
+    def _send(self, messages: list[Msg]) -> None:
         sim = self.sim
-        if rd.snapshot is not None:
-            meta = rd.snapshot.meta
-            self.replica = Replica.restore(rd.snapshot.data, sim.opts.bugs)
-            self.applied = meta.index
-            sim.checker.on_restore(self.id, meta.index, meta.term, self.replica.digest())
-        if rd.committed is not None:
-            self._apply(rd.committed)
-
-    def _persist(self, rd: Ready, late: list[Msg], write: bool = True) -> None:
-        """The write is durable: send what acknowledges it, advance(). With write=False (a
-        commit-only Ready under the lazy_commit option) nothing reaches the disk."""
-        core, sim, store = self.core, self.sim, self.storage
-        assert core is not None
-        if write:
-            sim.checker.on_persist(
-                self.id, store, store.hard_state, rd.hard_state, rd.entries, rd.snapshot
-            )
-            store.save(rd.hard_state, rd.entries, rd.snapshot)
-        self._send(late)
-        core.advance()
-        self._maybe_snapshot()
-
-    def _send(self, msgs: list[Msg]) -> None:
-        sim = self.sim
-        for m in msgs:
+        for m in messages:
             sim.checker.on_send(m, self.storage)
             sim.network.send(m)
 
-    def _apply(self, run: EntryRun) -> None:
-        sim, replica = self.sim, self.replica
-        assert replica is not None
-        checker, every = sim.checker, sim.weather.digest_every
-        known = len(checker.h_terms) - 1  # the canonical history's last index before this run
-        for index, term, kind, payload in run:
-            if index != self.applied + 1:
-                raise Violation(
-                    Invariant.STATE_MACHINE_SAFETY,
-                    f"n{self.id} applies {index} after {self.applied}",
-                )
-            command = None
-            if kind == EntryKind.NORMAL and payload:
-                client, seq, admitted = replica.apply(index, payload)
-                if admitted:
-                    command = (client, seq)
-                waiter = self.waiting.pop((client, seq), None)
-                if waiter is not None:
-                    sim.loop.after(sim.network.latency(), waiter.on_ack, seq)
-            checker.on_apply(self.id, index, term, kind, payload, command)
-            self.applied = index
-            if index % every == 0:
-                checker.on_digest(self.id, index, replica.digest())
-        if run.last > known:  # this node is the first to apply these entries
-            checker.check_commit_survives_elections(run.last)
+    def _answer(self, shell: Shell) -> None:
+        for answer in shell.take_answers():
+            waiting = self.waiting.pop(answer.seq, None)
+            if waiting is not None:
+                client, attempt = waiting
+                self._reply(client, attempt, answer, answer.error)
 
-    def _maybe_snapshot(self) -> None:
-        store, w = self.storage, self.sim.weather
-        if self.applied - store.snapshot().meta.index < w.snapshot_every:
-            return
-        assert self.core is not None and self.replica is not None
-        store.create_snapshot(self.applied, self.core.conf, self.replica.snapshot())
-        self.sim.checker.on_digest(self.id, self.applied, self.replica.digest())
-        store.compact(self.applied - w.keep_entries)
+    def _reply(
+        self, client: Client, attempt: int, answer: Answer | None, error: RpcError | None
+    ) -> None:
+        sim = self.sim
+        if answer is not None and error is None:
+            sim.checker.on_answer(self.id, answer.seq, answer.index, answer.events or [])
+        sim.loop.after(sim.network.latency(), client.on_reply, attempt, error)
 
-    def _trace_ready(self, rd: Ready) -> None:
+    # ------------------------------------------------------------------ the checker's view
+    # (the shell's Observer: called as each entry is applied, and on a snapshot install)
+
+    def entry_applied(
+        self, shell: Shell, index: int, term: int, kind: int, payload: bytes,
+        outcomes: list[Applied],
+    ) -> None:  # fmt: skip
+        checker = self.sim.checker
+        if index != self.applied + 1:
+            raise Violation(
+                Invariant.STATE_MACHINE_SAFETY, f"n{self.id} applies {index} after {self.applied}"
+            )
+        first = index >= len(checker.h_terms)
+        assert shell.core is not None
+        checker.on_apply(self.id, index, term, kind, payload, outcomes, shell.core.term)
+        self.applied = index
+        if index % self.sim.weather.digest_every == 0:
+            checker.on_digest(self.id, index, shell.machine.state_digest())
+        if first:
+            checker.check_commit_survives_elections(index)
+
+    def restored(self, shell: Shell, snapshot: Snapshot) -> None:
+        meta = snapshot.meta
+        self.applied = meta.index
+        self.sim.checker.on_restore(self.id, meta.index, meta.term, shell.machine.state_digest())
+
+    def _trace_turn(self, turn: Turn) -> None:
+        rd = turn.ready
         parts = [f"n{self.id} ready {rd.role.name} t{rd.term}"]
         if rd.hard_state is not None:
             hs = rd.hard_state
@@ -275,5 +415,5 @@ class SimNode:
         if rd.committed is not None:
             parts.append(f"apply {rd.committed.first}..{rd.committed.last}")
         if rd.messages:
-            parts.append(f"send {len(rd.messages)}")
+            parts.append(f"send {len(turn.early)}+{len(turn.late)}")
         self.sim.trace.log(" ".join(parts))

@@ -1,9 +1,16 @@
-"""One seeded, deterministic run: N nodes, a fault phase, then a liveness phase.
+"""One seeded, deterministic run: machines that found and join one cluster, a fault phase,
+then a liveness phase.
 
 One random.Random(seed) owns every choice (weather, latencies, faults, workload, the cores'
-election timeouts), so a seed replays exactly. The fault phase injects everything the
-weather allows while clients and the operator work; then faults stop, crashed nodes restart,
-and the cluster must elect a leader and commit every pending command within a time budget.
+election timeouts), so a seed replays exactly. One machine founds the cluster (the real
+founding path) and the others start at random moments in the first 300 ms and join it as
+the real peer does (ask, become learners, get promoted); or, in half the seeds, the first
+machines up to the voter cap found it together, so elections among many voters with
+diverging logs start at once. The fault phase injects everything the
+weather allows while clients trade and the operator stops, restarts and wipes peers and
+adds machines; then faults stop, every machine that is down starts again (one that had left
+rejoins), and the cluster must, within a time budget, have a leader, every machine a member
+and caught up, and every pending command answered.
 """
 
 from __future__ import annotations
@@ -12,16 +19,20 @@ import random
 import traceback
 from dataclasses import dataclass, field
 
-from net.raft import NO_BUGS, Bugs, ConfState, LogStore, Msg, Role
+from net.machine import Member
+from net.raft import ConfState, LogStore, Msg, Role
+from net.sim.bugs import NO_BUGS, Bugs
 from net.sim.checker import Checker, Invariant, Violation
 from net.sim.clock import EventLoop, Trace
 from net.sim.faults import Faults
 from net.sim.network import Network
-from net.sim.node import Input, SimNode
+from net.sim.node import Note, SimNode, addr_of
 from net.sim.weather import Weather
 from net.sim.workload import Client, Operator
 
 CONVERGENCE_POLL_MS = 20
+JOIN_WITHIN_MS = 300  # every machine but the founder starts this soon
+LEAVE_WITHIN_MS = 500  # a clean stop waits this long for the leave to finish (real: 3 s)
 
 
 @dataclass(slots=True)
@@ -29,13 +40,10 @@ class SimOptions:
     seed: int
     nodes: int = 5
     fault_ms: int = 2000
-    liveness_ms: int = 10000
+    liveness_ms: int = 20000
     voter_cap: int = 5
     bugs: Bugs = NO_BUGS
     trace: bool = False
-    # commit-only hard states are not written at all: the durable commit index waits for the
-    # next Ready that writes entries, a snapshot, or a term/vote change (as a real node may)
-    lazy_commit: bool = False
 
 
 @dataclass(slots=True)
@@ -43,12 +51,18 @@ class SimResult:
     seed: int
     nodes: int
     violation: Violation | None
-    commands: int  # distinct client commands committed and applied
-    acked: int
+    commands: int  # distinct requests committed and applied
+    acked: int  # client commands answered
     end_ms: int
     crashes: int
     partitions: int
-    conf_changes: int  # membership changes the operator proposed
+    joins: int  # learners added to the configuration
+    leaves: int
+    wipes: int
+    snapshots: int  # taken, or installed from a leader
+    pauses: int
+    slow_disks: int
+    write_errors: int
     trace: list[str] = field(default_factory=list)
 
     @property
@@ -63,82 +77,109 @@ class Simulation:
         self.opts = opts
         self.rng = random.Random(opts.seed * 16 + opts.nodes)
         self.weather = Weather.draw(self.rng)
+        self.timing = self.weather.timing()
+        self.leave_within_ms = LEAVE_WITHIN_MS
         self.loop = EventLoop()
         self.trace = Trace(self.loop, opts.trace)
-        ids = list(range(1, opts.nodes + 1))
-        cap = min(opts.voter_cap, opts.nodes)
-        founders = ConfState(tuple(ids[:cap]), tuple(ids[cap:]))
-        self.checker = Checker(ConfState(), self._on_conf, self._durable_logs)
+        self.checker = Checker(ConfState(), lambda old, new: None, self._durable_logs)
         self.network = Network(
             self.loop, self.rng, self.weather, self._deliver, self._deliver_batch, self.trace
         )
-        self.nodes: dict[int, SimNode] = {i: SimNode(self, i, founders) for i in ids}
-        self._next_id = opts.nodes + 1
-        self.issuing = True  # fault phase: faults, new commands and membership changes
+        self.machines: dict[int, SimNode] = {}
+        self.by_id: dict[int, SimNode] = {}
+        self._next_id = 0
+        self.snapshots = 0
+        self.issuing = True  # fault phase: faults, new commands and operator actions
         self.clients = [Client(self, f"c{i}") for i in range(self.weather.clients)]
-        self.operator = Operator(self, opts.voter_cap)
+        self.operator = Operator(self)
         self.faults = Faults(self)
+        for slot in range(opts.nodes):
+            self.machines[slot] = SimNode(self, slot)
+        self.founders = list(self.machines.values())[: min(self.weather.founders, opts.voter_cap)]
+        members = []
+        for node in self.founders:
+            node.storage.claim_node_id(self.new_id())
+            members.append(Member(node.id, node.name, addr_of(node.id)))
+        for node in self.founders:
+            node.found(members)
         if opts.trace:
             self.trace.log(f"seed {opts.seed}, {opts.nodes} nodes, {self.weather}")
 
     # -- queries used by the actors --
 
-    def live_nodes(self) -> list[SimNode]:
-        """Machines not retired (up or crashed)."""
-        return [n for n in self.nodes.values() if not n.retired]
+    def now(self) -> float:
+        """Simulated time in seconds, as the shell takes it."""
+        return self.loop.now / 1000
+
+    def new_id(self) -> int:
+        """Consensus ids, never reused (what a fresh store draws)."""
+        self._next_id += 1
+        return self._next_id
+
+    def register(self, node: SimNode) -> None:
+        self.by_id[node.id] = node
 
     def pick_node(self) -> SimNode:
-        return self.rng.choice(self.live_nodes())
+        return self.rng.choice(list(self.machines.values()))
+
+    def random_member(self, exclude: int) -> int:
+        """A peer in the cluster, as discovery would show one (0 if none is up)."""
+        ids = [
+            n.id
+            for n in self.machines.values()
+            if n.up and n.id != exclude and n.shell is not None and n.shell.member
+        ]
+        return self.rng.choice(ids) if ids else 0
+
+    def leader_node(self) -> SimNode | None:
+        best: tuple[int, SimNode] | None = None
+        for n in self.machines.values():
+            core = n.shell.core if n.up and n.shell is not None else None
+            if (
+                core is not None
+                and core.role == Role.LEADER
+                and (best is None or core.term > best[0])
+            ):
+                best = (core.term, n)
+        return best[1] if best else None
 
     def leader_id(self) -> int:
-        best = (0, 0)
-        for n in self.nodes.values():
-            if n.up and n.core is not None and n.core.role == Role.LEADER:
-                best = max(best, (n.core.term, n.id))
-        return best[1]
+        leader = self.leader_node()
+        return leader.id if leader is not None else 0
+
+    def spawn(self) -> None:
+        slot = len(self.machines)
+        node = self.machines[slot] = SimNode(self, slot)
+        if self.trace.enabled:
+            self.trace.log(f"new machine {node.name}")
+        node.start()
 
     # -- wiring --
 
     def _durable_logs(self) -> list[tuple[int, LogStore]]:
-        return [(n.id, n.storage) for n in self.live_nodes()]
+        return [(n.id, n.storage) for n in self.machines.values() if n.id]
 
-    def _deliver(self, m: Msg) -> None:
-        node = self.nodes.get(m.to)
-        if node is not None and node.up:
+    def _node_for(self, to: int) -> SimNode | None:
+        node = self.by_id.get(to)
+        if node is None or not node.up or node.id != to:
+            return None  # down, or wiped since (its new incarnation has another id)
+        return node
+
+    def _deliver(self, m: Msg | Note) -> None:
+        node = self._node_for(m.to)
+        if node is not None:
             if self.trace.enabled:
                 self.trace.log(f"deliver {m}")
-            node.feed(Input.MSG, m)
+            node.deliver(m)
 
-    def _deliver_batch(self, to: int, msgs: list[Msg]) -> None:
-        node = self.nodes.get(to)
-        if node is not None and node.up:
+    def _deliver_batch(self, to: int, msgs: list[Msg | Note]) -> None:
+        node = self._node_for(to)
+        if node is not None:
             if self.trace.enabled:
                 self.trace.log(f"deliver a burst of {len(msgs)} to n{to}:")
                 for m in msgs:
                     self.trace.log(f"  {m}")
-            node.feed_many(msgs)
-
-    def _on_conf(self, old: ConfState, new: ConfState) -> None:
-        """Removed machines are decommissioned (ids are never reused) and replaced; after the
-        current event, so a node applying its own removal finishes its Ready first."""
-        for gone in sorted(set(old.voters + old.learners) - set(new.voters + new.learners)):
-            self.loop.after(0, self._retire, gone)
-
-    def _retire(self, gone: int) -> None:
-        node = self.nodes[gone]
-        if node.up:
-            node.crash()
-        node.retired = True
-        if self.trace.enabled:
-            self.trace.log(f"n{gone} removed and retired")
-        if self.issuing and len(self.live_nodes()) < self.opts.nodes:
-            self._spawn()
-
-    def _spawn(self) -> None:
-        node = SimNode(self, self._next_id, None)
-        self.nodes[node.id] = node
-        self._next_id += 1
-        node.start()
+            node.deliver_many(msgs)
 
     # -- the run --
 
@@ -146,11 +187,12 @@ class Simulation:
         opts, loop = self.opts, self.loop
         violation: Violation | None = None
         try:
-            for node in self.nodes.values():
-                node.start()
+            for node in self.machines.values():
+                founder = node in self.founders
+                loop.after(0 if founder else self.rng.randint(1, JOIN_WITHIN_MS), node.start)
             for client in self.clients:
                 loop.after(self.rng.randint(0, 50), client.next_command)
-            loop.after(self.weather.membership_every_ms, self.operator.step)
+            loop.after(self.weather.operator_every_ms, self.operator.step)
             self.faults.start()
             while loop.run_next(opts.fault_ms):
                 pass
@@ -158,26 +200,23 @@ class Simulation:
             deadline = opts.fault_ms + opts.liveness_ms
             while not self._converged():
                 if not self._run_until(loop.now + CONVERGENCE_POLL_MS, deadline):
-                    raise Violation(Invariant.LIVENESS, self._stuck_report())
+                    raise Violation(*self._stuck())
         except Violation as v:
             violation = v
-        except Exception as e:  # the core or engine blew up: report it as a finding
+        except Exception as e:  # the peer's code blew up: report it as a finding
             tb = traceback.format_exception(e)
             violation = Violation(Invariant.CORE_ERROR, "".join(tb[-3:]).strip())
         if violation is not None and self.trace.enabled:
             self.trace.log(f"VIOLATION {violation}")
+        f, o = self.faults, self.operator
         return SimResult(
-            seed=opts.seed,
-            nodes=opts.nodes,
-            violation=violation,
-            commands=self.checker.commands,
-            acked=sum(c.acked for c in self.clients),
-            end_ms=loop.now,
-            crashes=self.faults.crashes,
-            partitions=self.faults.partitions,
-            conf_changes=self.operator.changes,
+            seed=opts.seed, nodes=opts.nodes, violation=violation,
+            commands=self.checker.commands, acked=sum(c.acked for c in self.clients),
+            end_ms=loop.now, crashes=f.crashes, partitions=f.partitions,
+            joins=self.checker.joins, leaves=o.leaves, wipes=o.wipes, snapshots=self.snapshots,
+            pauses=f.pauses, slow_disks=f.slow_disks, write_errors=f.write_errors,
             trace=self.trace.lines,
-        )
+        )  # fmt: skip
 
     def _run_until(self, t: int, deadline: int) -> bool:
         if t > deadline:
@@ -190,50 +229,63 @@ class Simulation:
     def _end_faults(self) -> None:
         self.issuing = False
         self.network.heal_all()
-        for node in self.live_nodes():
+        for node in self.machines.values():
+            if node.leaving:
+                node.crash()  # stopped mid-leave: it starts again below, as a user would
             if not node.up:
-                node.start()
+                node.start()  # a crashed one restarts; one that left starts again, rejoins
         if self.trace.enabled:
-            self.trace.log("faults stop; every node restarted")
+            self.trace.log("faults stop; every machine is started")
+
+    def _outsiders(self) -> list[SimNode]:
+        """Running machines that are not in the leader's configuration."""
+        leader = self.leader_node()
+        conf = leader.shell.core.conf if leader and leader.shell and leader.shell.core else None
+        members = set(conf.voters + conf.learners) if conf is not None else set()
+        return [n for n in self.machines.values() if n.up and n.id not in members]
 
     def _converged(self) -> bool:
-        """A leader, no client waiting, and every member applied all the leader has."""
-        if any(c.pending for c in self.clients):
+        """A leader, no client waiting, every machine a member and at the leader's commit."""
+        if any(c.pending for c in self.clients) or self._outsiders():
             return False
-        lid = self.leader_id()
-        if not lid:
+        leader = self.leader_node()
+        if leader is None or leader.shell is None or leader.shell.core is None:
             return False
-        leader = self.nodes[lid].core
-        assert leader is not None
-        if leader.commit_index != leader.last_index():
+        core = leader.shell.core
+        if core.commit_index != core.last_index():
             return False
-        for m in leader.conf.voters + leader.conf.learners:
-            node = self.nodes.get(m)
-            if node is None or not node.up or node.busy or node.applied != leader.commit_index:
+        members = core.conf.voters + core.conf.learners
+        for m in members:
+            node = self.by_id.get(m)
+            if node is None or not node.up or node.id != m or node.writing or node.paused:
                 return False
-        for m in leader.conf.voters + leader.conf.learners:
-            replica = self.nodes[m].replica
-            assert replica is not None
-            self.checker.on_digest(m, leader.commit_index, replica.digest())
+            if node.applied != core.commit_index:
+                return False
+        for m in members:
+            shell = self.by_id[m].shell
+            assert shell is not None
+            self.checker.on_digest(m, core.commit_index, shell.machine.state_digest())
         return True
 
-    def _stuck_report(self) -> str:
+    def _stuck(self) -> tuple[Invariant, str]:
         parts = []
-        for n in self.nodes.values():
-            if n.retired:
-                continue
-            c = n.core
-            state = (
-                "down"
-                if c is None
-                else (
-                    f"{c.role.name} t{c.term} lead={c.leader} commit={c.commit_index} "
-                    f"applied={n.applied} last={c.last_index()}"
+        for n in self.machines.values():
+            shell = n.shell
+            core = shell.core if shell is not None else None
+            if core is None:
+                state = "down" if not n.up else "no core"
+            else:
+                state = (
+                    f"{core.role.name} t{core.term} lead={core.leader} commit={core.commit_index} "
+                    f"applied={n.applied} last={core.last_index()} "
+                    f"member={shell.member if shell else False}"
                 )
-            )
-            parts.append(f"n{n.id}: {state}")
+            parts.append(f"{n.name}=n{n.id}: {state}")
         pending = [f"{c.name}#{c.seq}" for c in self.clients if c.pending]
-        return f"not converged; pending {pending}; " + "; ".join(parts)
+        outsiders = self._outsiders()
+        kind = Invariant.MEMBERSHIP if outsiders else Invariant.LIVENESS
+        out = [f"{n.name}=n{n.id}" for n in outsiders]
+        return kind, f"not converged; outside {out}; pending {pending}; " + "; ".join(parts)
 
 
 def run_seed(seed: int, nodes: int = 5, **kw: object) -> SimResult:

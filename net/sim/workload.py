@@ -1,30 +1,30 @@
-"""Simulated users: clients submitting engine commands (retrying on timeout, possibly through
-another node, which is what creates duplicates in the log), and an operator changing
-membership and transferring leadership mid-run."""
+"""Simulated users: clients trading through the peers as RPC clients do, and an operator
+who stops peers cleanly, starts them again, wipes their consensus store, adds machines and
+moves leadership around.
+
+A client sends one command at a time to some machine (which may be down, paused, cut off
+or not in the cluster yet); the peer answers once the command is applied there, or with an
+error (no quorum, a timeout). On an error or no answer in time it sends the same command
+again, perhaps to another peer: a submit keeps its client id, so the engine returns the
+first result instead of placing a second order. That is what puts duplicates in the log.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from net.raft import ConfChange, ConfChangeType, Role
-from net.sim.node import Input
-from net.sim.replica import encode_payload
+from engine import Command, parse_command
+from net.rpc.errors import RpcError
 
 if TYPE_CHECKING:
+    from net.sim.node import SimNode
     from net.sim.simulation import Simulation
 
-MARKET = {
-    "op": "create_market",
-    "symbol": "BTC/USD",
-    "base": "BTC",
-    "quote": "USD",
-    "tick": "0.1",
-    "lot": "0.001",
-}
+MARKET = "BTC/USD"  # one of the markets the founder creates (net/shell.py)
 
 
 class Client:
-    """One command outstanding at a time, numbered 1, 2, 3, ... (the session table's rule)."""
+    """One command outstanding at a time."""
 
     def __init__(self, sim: Simulation, name: str) -> None:
         self.sim = sim
@@ -32,7 +32,7 @@ class Client:
         self.seq = 0
         self.attempt = 0
         self.pending = False
-        self.payload = b""
+        self.command: Command | None = None
         self.acked = 0
 
     def next_command(self) -> None:
@@ -40,20 +40,18 @@ class Client:
             return
         self.seq += 1
         self.pending = True
-        self.payload = encode_payload(self.name, self.seq, self._command())
+        self.command = parse_command(self._command())
         self._send()
 
     def _command(self) -> dict:
         rng = self.sim.rng
-        if self.seq == 1:
-            return MARKET
         r = rng.random()
         if r < 0.65:
             market = r < 0.1
             return {
                 "op": "submit",
                 "owner": self.name,
-                "market": "BTC/USD",
+                "market": MARKET,
                 "side": rng.choice(("buy", "sell")),
                 "type": "market" if market else "limit",
                 "price": None if market else rng.randint(990, 1010),
@@ -68,92 +66,140 @@ class Client:
             return {"op": "cancel", "owner": self.name, "order_id": order_id}
         if r < 0.95:
             qty = rng.randint(1, 4)
-            return {
-                "op": "amend",
-                "owner": self.name,
-                "order_id": order_id,
-                "qty": qty,
-                "price": None,
-            }
+            return {"op": "amend", "owner": self.name, "order_id": order_id, "qty": qty,
+                    "price": None}  # fmt: skip
         return {"op": "cancel_all", "owner": self.name, "market": None}
 
     def _send(self) -> None:
         sim = self.sim
         self.attempt += 1
         node = sim.pick_node()
+        command = self.command
+        assert command is not None
         if sim.trace.enabled:
-            sim.trace.log(f"{self.name}#{self.seq} submit via n{node.id} (attempt {self.attempt})")
-        sim.loop.after(
-            sim.network.latency(), node.feed, Input.PROPOSE, (self, self.seq, self.payload)
-        )
-        sim.loop.after(sim.weather.client_timeout_ms, self.retry, self.seq, self.attempt)
+            sim.trace.log(f"{self.name}#{self.seq} via {node.name} (attempt {self.attempt})")
+        sim.loop.after(sim.network.latency(), node.submit, self, self.attempt, command)
+        # longer than the peer's own request timeout: a live peer answers first
+        sim.loop.after(6 * sim.weather.client_timeout_ms, self._retry, self.attempt)
 
-    def retry(self, seq: int, attempt: int) -> None:
-        """Timeout of an attempt (or a refusal): send again, perhaps through another node."""
-        if self.pending and seq == self.seq and attempt == self.attempt:
+    def _retry(self, attempt: int) -> None:
+        if self.pending and attempt == self.attempt:
             self._send()
 
-    def on_reject(self, seq: int) -> None:
-        if self.pending and seq == self.seq:
-            self.sim.loop.after(self.sim.rng.randint(5, 50), self.retry, seq, self.attempt)
-
-    def on_ack(self, seq: int) -> None:
-        if not (self.pending and seq == self.seq):
+    def on_reply(self, attempt: int, error: RpcError | None) -> None:
+        if not self.pending or attempt != self.attempt:
+            return  # an answer to an attempt given up on
+        sim = self.sim
+        if error is not None:
+            if sim.trace.enabled:
+                sim.trace.log(f"{self.name}#{self.seq} refused: {error}")
+            sim.loop.after(sim.rng.randint(5, 50), self._retry, attempt)
             return
         self.pending = False
         self.acked += 1
-        self.sim.checker.on_ack(self.name, seq)
-        if self.sim.trace.enabled:
-            self.sim.trace.log(f"{self.name}#{seq} acked")
-        self.sim.loop.after(self.sim.rng.randint(0, 20), self.next_command)
+        if sim.trace.enabled:
+            sim.trace.log(f"{self.name}#{self.seq} answered")
+        sim.loop.after(sim.rng.randint(0, 20), self.next_command)
 
 
 class Operator:
-    """Keeps the cluster at its voter cap through single-server changes: adds spare machines
-    as learners, promotes them, removes voters (whose machines are then replaced), and moves
-    leadership around. Each change names the configuration it was decided from, so a delayed
-    duplicate is a no-op."""
+    """What people do to the peers while they trade (the weather says how often)."""
 
-    def __init__(self, sim: Simulation, voter_cap: int) -> None:
+    def __init__(self, sim: Simulation) -> None:
         self.sim = sim
-        self.voter_cap = voter_cap
-        self.changes = 0
+        self.leaves = self.wipes = self.spawns = self.restarts = self.transfers = 0
+        self.asked_to_leave: set[int] = set()  # ids whose removal may still commit
 
     def step(self) -> None:
         sim = self.sim
         if not sim.issuing:
             return
-        sim.loop.after(sim.weather.membership_every_ms, self.step)
-        rng, conf = sim.rng, sim.checker.conf
-        members = conf.voters + conf.learners
-        spares = [n.id for n in sim.live_nodes() if n.id not in members]
-        if spares:
-            cc = ConfChange(ConfChangeType.ADD_LEARNER, spares[0], conf.index)
-        elif conf.learners and len(conf.voters) < self.voter_cap:
-            cc = ConfChange(ConfChangeType.ADD_VOTER, rng.choice(conf.learners), conf.index)
-        elif rng.random() < 0.5:
-            self._transfer()
-            return
+        w, rng = sim.weather, sim.rng
+        sim.loop.after(w.operator_every_ms, self.step)
+        r = rng.random()
+        if r < w.leave:
+            self._leave()
+        elif r < w.leave + w.wipe:
+            self._wipe()
+        elif r < w.leave + w.wipe + w.spawn:
+            if len(sim.machines) < sim.opts.nodes + 2:
+                self.spawns += 1
+                sim.spawn()
+        elif r < 0.8 and any(m.stopped for m in sim.machines.values()):
+            node = rng.choice([m for m in sim.machines.values() if m.stopped])
+            self.restarts += 1
+            self._log(f"operator: start {node.name} again (it left)")
+            node.start()
         else:
-            removable = conf.learners + (conf.voters if len(conf.voters) >= 3 else ())
-            cc = ConfChange(ConfChangeType.REMOVE, rng.choice(removable), conf.index)
-        node = sim.pick_node()
-        if sim.trace.enabled:
-            sim.trace.log(f"operator: {cc.type.name} n{cc.node} via n{node.id}")
-        self.changes += 1
-        sim.loop.after(sim.network.latency(), node.feed, Input.CONF, cc)
+            self._transfer()
+
+    def _voters_left(self) -> tuple[int, int]:
+        """(voters that may stay, members whose store is gone), as the canonical history has
+        them. Voters that are leaving, or left, may be removed any moment: they do not count
+        as staying, even if they came back meanwhile. Learners whose store is gone count as
+        lost: their promotion may be on its way."""
+        sim = self.sim
+        conf = sim.checker.conf
+        held = {m.id for m in sim.machines.values() if m.storage.node_id}
+        departing = self.asked_to_leave
+        lost = [v for v in (*conf.voters, *conf.learners) if v not in held]
+        return len([v for v in conf.voters if v not in departing]), len(lost)
+
+    def _leave(self) -> None:
+        """Stop a peer cleanly, unless the voters left after its removal would have lost a
+        majority of their stores (no policy recovers from that; a person would not do it
+        either: that is what --force-new-cluster is for)."""
+        sim = self.sim
+        running = [m for m in sim.machines.values() if m.up and not m.leaving]
+        if len(running) < 2:
+            return
+        node = sim.rng.choice(running)
+        staying, lost = self._voters_left()
+        if node.id in sim.checker.conf.voters and 2 * lost >= staying - 1:
+            return
+        self.leaves += 1
+        self.asked_to_leave.add(node.id)
+        self._log(f"operator: stop {node.name} (n{node.id}) cleanly")
+        node.leave()
+
+    def _wipe(self) -> None:
+        """Lose one peer's consensus store, unless that would leave the voters it was one of
+        without a majority of stores (a majority lost for good is beyond any recovery)."""
+        sim = self.sim
+        candidates = [m for m in sim.machines.values() if m.storage.node_id and not m.leaving]
+        if not candidates:
+            return
+        node = sim.rng.choice(candidates)
+        staying, lost = self._voters_left()
+        # the lost must stay a minority of the voters left, even if the leader's policy
+        # removes one more of them as gone meanwhile (one cut off just now, say)
+        if 2 * (lost + 1) >= staying - 1:
+            return
+        self.wipes += 1
+        self._log(f"operator: wipe {node.name}'s store (n{node.id})")
+        was_up = node.up
+        node.wipe()
+        if was_up:
+            sim.loop.after(sim.rng.randint(1, 200), self._start, node, node.gen)
+
+    def _start(self, node: SimNode, gen: int) -> None:
+        if node.gen == gen and not node.up and not node.stopped:
+            node.start()
 
     def _transfer(self) -> None:
         sim = self.sim
-        leaders = [n for n in sim.live_nodes() if n.core is not None and n.core.role == Role.LEADER]
-        if not leaders:
+        leader = sim.leader_node()
+        if leader is None or leader.shell is None or leader.shell.core is None:
             return
-        leader = max(leaders, key=lambda n: n.core.term if n.core else 0)
-        targets = [v for v in sim.checker.conf.voters if v != leader.id]
+        targets = [v for v in leader.shell.core.conf.voters if v != leader.id]
         if not targets:
             return
         target = sim.rng.choice(targets)
-        node = sim.pick_node()
-        if sim.trace.enabled:
-            sim.trace.log(f"operator: transfer leadership n{leader.id} -> n{target} via n{node.id}")
-        sim.loop.after(sim.network.latency(), node.feed, Input.TRANSFER, target)
+        self.transfers += 1
+        self._log(f"operator: transfer leadership n{leader.id} -> n{target}")
+        shell = leader.shell
+        leader.do(lambda: shell.transfer_leader(target))
+
+    def _log(self, text: str) -> None:
+        if self.sim.trace.enabled:
+            self.sim.trace.log(text)

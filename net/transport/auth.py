@@ -12,8 +12,10 @@ cluster id, both node ids, both nonces), with a different label for each side, s
 can be replayed as the other, and fresh 32-byte nonces from :mod:`secrets` make every
 transcript new. The server proves first and the client answers only a valid proof, so a
 stranger posing as a server learns nothing it could use. Compares are constant-time. The
-server refuses a hello naming another cluster; an empty cluster id (a peer not in a cluster
-yet) matches any, and the transcript binds the one the client sent.
+server refuses a link whose hello names another cluster; an empty cluster id (a peer not in
+a cluster yet) matches any, and the transcript binds the one the client sent. A join request
+may come from another cluster (a peer moving over, or asking whether that cluster lives):
+the node's answer says why it refuses, which a refused handshake could not.
 
 Each direction then has its own frame key, HMAC(secret, label, transcript), and a counter
 starting at 0. A frame is ``body || HMAC(key, counter || body)``; the counter is not sent,
@@ -147,7 +149,8 @@ class ServerHandshake:
             raise AuthError(f"malformed hello: {error}") from None
         except ValueError:
             raise AuthError(f"unknown purpose {purpose}") from None
-        if cluster_id and self._cluster_id and cluster_id != self._cluster_id:
+        other = cluster_id and self._cluster_id and cluster_id != self._cluster_id
+        if other and self.purpose is Purpose.LINK:
             raise AuthError(f"cluster id {cluster_id!r} is not ours")
         # A peer that has no cluster yet (a newcomer, or a founder before its first entry
         # applies) presents or accepts none; the transcript binds what the client said.

@@ -10,11 +10,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
-    """A new peer asking a member to add it to the cluster (as a learner, the node decides)."""
+    """A peer asking a member to add it to the cluster (as a learner, the node decides).
+
+    ``cluster`` is the cluster *name* the peer was started for (``--cluster``): a member of
+    another name refuses. ``cluster_id`` is the cluster the peer's log belongs to, "" for a
+    peer with no log yet: a member of another cluster refuses, so a log never meets another
+    cluster's.
+    """
 
     node_id: int
     name: str
     addr: str  # "host:port" where the new peer accepts links
+    cluster: str = ""
+    cluster_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +33,7 @@ class JoinReply:
     leader_id: int = 0
     leader_addr: str = ""
     reason: str = ""
+    cluster_id: str = ""  # the answering member's cluster
 
 
 @dataclass(frozen=True, slots=True)
