@@ -10,8 +10,8 @@ applied to a fresh engine, events included, through the entry point the node use
 ``--deep`` orders away from the mid, then applies the same kind of stream. Each run prints
 ops/s (best of ``--repeat``, cyclic GC off while timing: the engine makes no cyclic garbage)
 and the engine's peak traced memory. Two more lines: the mixed stream with the cyclic GC on
-as a peer process sets it (``net.config.GC_THRESHOLDS``), and starting from the JSON-safe
-command dicts the log carries (``parse_command`` + ``apply_batch``).
+as a peer process sets it (``net.config.GC_THRESHOLDS``), and the same stream as the peer
+applies it: from the bytes of its log entries, through ``net.machine.Machine.apply``.
 """
 
 import argparse
@@ -33,9 +33,10 @@ from engine import (  # noqa: E402
     Submit,
     Trade,
     encode_command,
-    parse_command,
 )
 from net.config import GC_THRESHOLDS  # noqa: E402
+from net.machine import Machine  # noqa: E402
+from net.writes import entry_payload  # noqa: E402
 
 MARKET = "BTC/USD"
 SETUP = CreateMarket(MARKET, "BTC", "USD", "0.1", "0.001")
@@ -143,19 +144,23 @@ def profile(preload: list, timed: list) -> tuple[int, float]:
     return peak, traded / len(timed)
 
 
-def run_decoded(timed: list, repeat: int) -> float:
-    """Best ops/s when every command is first parsed from its JSON-safe log form."""
-    entries = batches([encode_command(c) for c in timed], BATCH)
+def run_entries(timed: list, repeat: int) -> float:
+    """Best ops/s applying the stream as the peer does: log entries of ``BATCH`` requests
+    (the bytes net/writes.py proposes) through ``net.machine.Machine.apply`` (JSON decode,
+    de-duplication, command parsing, ``Exchange.apply_batch``), GC as in a peer."""
+    payloads = [
+        entry_payload([[1, n * BATCH + k, encode_command(c)] for k, c in enumerate(batch)])
+        for n, batch in enumerate(batches(timed, BATCH))
+    ]
     best = 0.0
     for _ in range(repeat):
-        ex = loaded([SETUP])
+        machine = Machine()
+        machine.apply(1, entry_payload([[2, 1, encode_command(SETUP)]]))
         gc.collect()
-        gc.disable()
         start = time.perf_counter()
-        for i, entry in enumerate(entries, 2):
-            ex.apply_batch([parse_command(obj) for obj in entry], i)
+        for i, payload in enumerate(payloads, 2):
+            machine.apply(i, payload)
         elapsed = time.perf_counter() - start
-        gc.enable()
         best = max(best, len(timed) / elapsed)
     return best
 
@@ -180,7 +185,7 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)  # as a peer process sets it
     rate = run(preload, timed, args.repeat, gc_on=True)
     print(f"{'mixed, GC as in a peer':32s} {rate:>12,.0f} ops/s")
-    print(f"{'mixed, decode + apply':32s} {run_decoded(timed, args.repeat):>12,.0f} ops/s")
+    print(f"{'mixed, log entries as the peer':32s} {run_entries(timed, args.repeat):>12,.0f} ops/s")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ polls a condition against a deadline.
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -54,9 +55,11 @@ class Peer:
     def addr(self) -> str:
         return f"{self.host}:{self.port}"
 
-    async def start(self, timeout: float = 20.0) -> None:
+    async def start(self, *once: str, timeout: float = 20.0) -> None:
+        """Start (or start again) and wait for the ready line; ``once``: arguments for this
+        start only (say ``--force-new-cluster``)."""
         cmd = [sys.executable, "-m", "dex_tui.cli", "--headless", "--name", self.name,
-               "--data-dir", str(self.data_dir), *self.args]  # fmt: skip
+               "--data-dir", str(self.data_dir), *self.args, *once]  # fmt: skip
         if self.port:
             cmd += ["--api-port", str(self.port)]  # a restart keeps its address
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -102,21 +105,28 @@ class Peer:
             self.client = None
 
 
+def cluster_name() -> str:
+    """A cluster name of a test's own: its peers never meet anybody else's (spec/cli.md)."""
+    return f"t-{secrets.token_hex(5)}"
+
+
 class Cluster:
-    """Peers started for one test; :meth:`close` ends every one still running."""
+    """Peers started for one test; :meth:`close` ends every one still running. They all
+    get one ``--cluster`` name of their own (:attr:`name`) unless a peer's arguments give
+    another."""
 
     def __init__(
         self, root: Path, common: list[str] | None = None, env: dict[str, str] | None = None
     ) -> None:
         self.root = root
+        self.name = cluster_name()
         self.common = common or ["--no-discovery"]
         self.env = env or {}  # e.g. timing overrides, DEX_SNAPSHOT_EVERY=...
         self.peers: list[Peer] = []
 
     def peer(self, name: str, *args: str) -> Peer:
-        peer = Peer(
-            name, self.root / name, [*self.common, *args], self.root / f"{name}.log", self.env
-        )
+        args = ("--cluster", self.name, *self.common, *args)
+        peer = Peer(name, self.root / name, list(args), self.root / f"{name}.log", self.env)
         self.peers.append(peer)
         return peer
 

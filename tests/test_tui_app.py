@@ -21,6 +21,7 @@ from tests.tui_helpers import (
     make_app,
     run_from_palette,
     settle,
+    trading_peer,
     type_text,
 )
 
@@ -392,3 +393,55 @@ async def test_a_market_order_from_the_ticket_needs_no_price_and_takes_liquidity
         await settle(pilot, lambda: app.peer.exchange.depth("BTC/USD", 1)[1][0][0] == 1003)
         said = " ".join(n.message for n in app._notifications)
         assert "buy 0.600 BTC/USD market: filled 0.600" in said
+
+
+async def test_after_a_long_no_quorum_the_banner_says_how_to_recover():
+    peer = book_peer()
+    peer.quorum = False
+    peer.no_quorum_s = 5.0
+    app = make_app(peer, status_every=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one("#banner", Static)
+        await settle(pilot, lambda: "NO QUORUM" in str(banner.content))
+        assert "--force-new-cluster" not in str(banner.content)  # not at once
+        peer.no_quorum_s = 31.0
+        await settle(pilot, lambda: "--force-new-cluster" in str(banner.content))
+
+
+async def test_a_peer_still_joining_says_what_it_is_doing():
+    peer = book_peer()
+    status = peer.status
+    peer.status = lambda digest=True: {  # type: ignore[method-assign]
+        **status(digest), "state": "joining", "role": "joining", "quorum": False,
+        "joining": "127.0.0.1:4001 refused this peer: this peer is in cluster 'a', not 'dex'",
+    }  # fmt: skip
+    app = make_app(peer, status_every=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one("#banner", Static)
+        await settle(pilot, lambda: banner.has_class("-shown"))
+        text = str(banner.content)
+        assert "Joining cluster 'dex'" in text and "not 'dex'" in text
+        assert "Orders are refused" in text
+
+
+async def test_another_cluster_is_shown_and_the_palette_moves_there_after_a_yes():
+    peer = trading_peer()
+    peer.others = [{"cluster_id": "dex-0ther", "pristine": False, "peers": ["dora", "eve"]}]
+    app = make_app(peer, status_every=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one("#banner", Static)
+        await settle(pilot, lambda: "dex-0ther (dora, eve)" in str(banner.content))
+        before = app.desk
+        await run_from_palette(pilot, "Switch to cluster dex-0ther")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "moved aside, not deleted" in str(app.screen.query_one(Label).content)
+        await pilot.press("n")  # no: nothing happens
+        await settle(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert peer.epoch == 0
+        await run_from_palette(pilot, "Switch to cluster dex-0ther")
+        await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+        await settle(pilot, lambda: peer.epoch == 1)
+        await settle(pilot, lambda: app.desk is not before)  # the new cluster's state
+        await settle(pilot, lambda: not banner.has_class("-shown"))
+        assert app.desk.exchange.open_orders("alice") == []

@@ -1,22 +1,27 @@
 """Three dex-tui terminals in tmux, used as a person would: keys in, screen text out.
 
 Each terminal runs the real ``dex-tui`` (peer and Textual app in one process) in its own
-tmux session on a private tmux server, on loopback without zeroconf. Orders are typed into
-the quick order line of two terminals; the third, where nobody typed, must show the same
-depth ladder and trade tape, read off its screen. The digests agree through the RPC, and
-``q`` quits each terminal with exit status 0 within 5 seconds.
+tmux session on a private tmux server, on loopback, under a cluster name of the test's own.
+In the first test the terminals join through ``--peer``; orders are typed into the quick
+order line of two of them, and the third, where nobody typed, must show the same depth
+ladder and trade tape, read off its screen; the digests agree through the RPC, and ``q``
+quits each with exit status 0 within 5 seconds. In the second they are started as a person
+starts them, seconds apart with nothing but a name, and find each other by zeroconf.
 """
 
+import asyncio
 import shlex
 import sys
+import time
 from pathlib import Path
 
-from cluster_helpers import until
+from cluster_helpers import cluster_name, until
 from grenache_helpers import free_port
 from tmux_helpers import (
     LevelRow,
     TmuxTerminal,
     TradeRow,
+    cluster_rows,
     kill_server,
     ladder_has_focus,
     ladder_rows,
@@ -34,14 +39,19 @@ DEX_TUI = Path(sys.executable).parent / "dex-tui"
 class Terminal:
     """A dex-tui in a tmux session, with an RPC client on its API port."""
 
-    def __init__(self, socket: str, name: str, data: Path, seed: int | None) -> None:
+    def __init__(
+        self, socket: str, name: str, data: Path, cluster: str, seed: int | None = None,
+        discovery: bool = False,
+    ) -> None:  # fmt: skip
         self.name = name
         self.data = data
         self.port = free_port()
         self.tty = TmuxTerminal(socket, name)
         self.rpc = RpcClient("127.0.0.1", self.port, timeout=5.0)
-        args = ["--name", name, "--data-dir", str(data), "--no-discovery",
+        args = ["--name", name, "--data-dir", str(data), "--cluster", cluster,
                 "--api-port", str(self.port)]  # fmt: skip
+        if not discovery:
+            args.append("--no-discovery")
         if seed is not None:
             args += ["--peer", f"127.0.0.1:{seed}"]
         self.command = f"cd {shlex.quote(str(ROOT))} && exec {shlex.quote(str(DEX_TUI))} " + (
@@ -102,12 +112,13 @@ async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
     socket = private_socket("dex-tui-test")
     terms: list[Terminal] = []
     try:
-        a = Terminal(socket, "A", tmp_path / "A", None)
+        cluster = cluster_name()
+        a = Terminal(socket, "A", tmp_path / "A", cluster)
         terms.append(a)
         a.start()
         await until(lambda: voters(a, 1, terms), 20, "A to found a cluster")
-        b = Terminal(socket, "B", tmp_path / "B", a.port)
-        c = Terminal(socket, "C", tmp_path / "C", a.port)
+        b = Terminal(socket, "B", tmp_path / "B", cluster, a.port)
+        c = Terminal(socket, "C", tmp_path / "C", cluster, a.port)
         terms += [b, c]
         b.start()
         c.start()
@@ -149,6 +160,56 @@ async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
         for term in terms:
             await term.rpc.close()
         for term in (c, b, a):  # the founder last: the others leave a cluster with quorum
+            term.tty.press("q")
+            assert term.tty.wait_exit(5) == 0, term.log()
+    except BaseException:
+        for term in terms:
+            print(term.log())
+        raise
+    finally:
+        for term in terms:
+            await term.rpc.close()
+            term.tty.close()
+        kill_server(socket)
+
+
+async def test_three_terminals_started_seconds_apart_become_one_exchange(
+    tmp_path: Path,
+) -> None:
+    """As a person starts them: one terminal, then another three seconds later, then a
+    third, each with just a name (and the test's cluster name): they find each other, list
+    each other, and an order typed in the first trades with one typed in the third, on every
+    screen, the second's included."""
+    need_tmux()
+    socket = private_socket("dex-tui-test")
+    cluster = cluster_name()
+    terms = [Terminal(socket, name, tmp_path / name, cluster, discovery=True)
+             for name in ("first", "second", "third")]  # fmt: skip
+    try:
+        started = []
+        for term in terms:
+            if started:
+                await asyncio.sleep(max(0.0, started[-1] + 3.0 - time.monotonic()))  # a person
+            term.start()
+            started.append(time.monotonic())
+        for term in terms:
+            await until(lambda t=term: voters(t, 3, terms), 30, f"{term.name} to see 3 voters")
+        for term in terms:  # each lists the two others in its Cluster panel
+            others = [t.name for t in terms if t is not term]
+            term.tty.wait_for(
+                lambda s, o=others: all(any(r.startswith(n) for r in cluster_rows(s)) for n in o),
+                10,
+            )
+        first, _, third = terms
+        first.order("b 1 @ 100", "▶       100.0       1.000")
+        third.order("s 0.4 @ 100 ioc", "100.0      0.400")
+        trades = [TradeRow("100.0", "0.400", " ", False)]
+        levels = [LevelRow("bid", "100.0", "0.600", "0.600", 1, False)]
+        views = {t.name: view(t, levels, trades) for t in terms}
+        assert views["second"][:3] == views["first"][:3] == views["third"][:3]
+        assert not any(t.own for t in views["second"][4])  # nobody typed in the second
+        for term in reversed(terms):
+            await term.rpc.close()
             term.tty.press("q")
             assert term.tty.wait_exit(5) == 0, term.log()
     except BaseException:

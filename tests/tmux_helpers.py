@@ -9,8 +9,9 @@ is a zombie. :meth:`TmuxTerminal.close` ends a program still running by its PID,
 :func:`kill_server` ends the private server and removes its socket. Nothing sleeps for a
 fixed time: :meth:`TmuxTerminal.wait_for` polls the screen against a deadline.
 
-The dex screen (130x40) is parsed by :func:`ladder_rows` and :func:`tape_rows`: the depth
-ladder is the left panel, the trade tape the middle one.
+The dex screen (130x40) is parsed by :func:`ladder_rows`, :func:`tape_rows` and
+:func:`cluster_rows`: the depth ladder is the left panel, the trade tape the middle one,
+the cluster panel the last one on the right.
 """
 
 import contextlib
@@ -190,6 +191,7 @@ def _proc_state(pid: int) -> tuple[str | None, int | None]:
 
 LADDER_COLUMNS = slice(1, 43)  # inside the left panel's border
 TAPE_COLUMNS = slice(45, 79)  # inside the middle panel's border
+RIGHT_COLUMNS = slice(81, 129)  # inside the right column's panels
 _LEVEL = re.compile(r"^([▶ ])\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s*$")
 _TRADE = re.compile(r"^([● ]) (\d\d:\d\d:\d\d|--:--:--)\s+(\d+\.\d+)\s+(\d+\.\d+) ([↑↓ ])\s*$")
 
@@ -250,6 +252,11 @@ def tape_rows(screen: str) -> list[TradeRow]:
             mark, _time, price, size, arrow = match.groups()
             trades.append(TradeRow(price, size, arrow, mark == "●"))
     return trades
+
+
+def cluster_rows(screen: str) -> list[str]:
+    """The lines of the Cluster panel (right column), stripped."""
+    return [row.strip() for row in _panel(screen, "Cluster", RIGHT_COLUMNS)]
 
 
 def footer(screen: str) -> str:
