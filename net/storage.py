@@ -161,18 +161,6 @@ class SqliteStorage(MemoryStorage):
         super().compact(index)
         self._db.execute("DELETE FROM entries WHERE idx < ?", (index,))
 
-    def bootstrap(
-        self,
-        voters: tuple[int, ...],
-        learners: tuple[int, ...] = (),
-        payloads: tuple[bytes, ...] = (),
-    ) -> None:
-        """Found a new cluster: its first configuration and entries, committed, in one
-        transaction (a crash leaves all of it or nothing)."""
-        if self.last_index() or self.hard_state.term:
-            raise StorageError(f"{self.path}: already holds a log; not founding a cluster")
-        super().bootstrap(voters, learners, payloads)
-
     def _write_snapshot(self, snap: Snapshot) -> None:
         conf = snap.meta.conf
         self._db.execute(

@@ -159,3 +159,20 @@ class Cluster:
 
 async def _has_markets(peer: Peer) -> bool:
     return len(await peer.call({"op": "markets"})) >= 2  # type: ignore[arg-type]
+
+
+async def converged(peers: list[Peer]) -> tuple[int, str]:
+    """Wait until every peer reports the same digest at the same index; return it."""
+    result: tuple[int, str] = (0, "")
+
+    async def same() -> bool:
+        nonlocal result
+        digests = [await p.call({"op": "digest"}) for p in peers]
+        indexes = {d["index"] for d in digests}
+        if len(indexes) == 1 and len({d["digest"] for d in digests}) == 1:
+            result = (digests[0]["index"], digests[0]["digest"])
+            return True
+        return False
+
+    await until(same, 30, "equal digests at equal index")
+    return result

@@ -9,33 +9,13 @@ import asyncio
 import os
 import random
 import signal
-from collections.abc import AsyncIterator, Callable
 
 import pytest
-from cluster_helpers import Cluster, Peer, until
+from cluster_helpers import Peer, converged, until
 
 from net.rpc.errors import RpcError
 
 BTC = "BTC/USD"
-
-
-@pytest.fixture
-async def make_cluster(tmp_path) -> AsyncIterator[Callable[..., Cluster]]:
-    """Clusters for one test: every peer is killed afterwards (none is ever left stopped),
-    and the peers' logs are printed, which pytest shows when the test failed."""
-    made: list[Cluster] = []
-
-    def make(**options: object) -> Cluster:
-        made.append(Cluster(tmp_path, **options))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for cluster in made:
-        for peer in cluster.peers:
-            if peer.proc is not None and peer.proc.poll() is None:
-                os.kill(peer.proc.pid, signal.SIGCONT)
-        print(cluster.logs())
-        await cluster.close()
 
 
 def order(side: str, price: str, qty: str, client_id: str) -> dict:
@@ -53,23 +33,6 @@ async def retrying(peer: Peer, payload: dict, attempts: int = 40) -> dict:
                 raise
             await asyncio.sleep(0.2)
     raise AssertionError(f"{payload['client_id']} never committed")
-
-
-async def converged(peers: list[Peer]) -> tuple[int, str]:
-    """Wait until every peer reports the same digest at the same index; return it."""
-    result: tuple[int, str] = (0, "")
-
-    async def same() -> bool:
-        nonlocal result
-        digests = [await p.call({"op": "digest"}) for p in peers]
-        indexes = {d["index"] for d in digests}
-        if len(indexes) == 1 and len({d["digest"] for d in digests}) == 1:
-            result = (digests[0]["index"], digests[0]["digest"])
-            return True
-        return False
-
-    await until(same, 30, "equal digests at equal index")
-    return result
 
 
 async def voters(peer: Peer, count: int) -> bool:

@@ -12,11 +12,11 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cluster_helpers import Cluster, Peer, cluster_name, until
+from cluster_helpers import Cluster, Peer, cluster_name, converged, until
 from grenache_helpers import free_port
 
 from net.rpc.client import RpcClient
@@ -24,20 +24,6 @@ from net.rpc.errors import RpcError
 
 BTC = "BTC/USD"
 DISCOVERY = ["--interface", "127.0.0.1"]  # zeroconf on, loopback only
-
-
-@pytest.fixture
-async def make_cluster(tmp_path: Path) -> AsyncIterator[Callable[..., Cluster]]:
-    made: list[Cluster] = []
-
-    def make(**options: object) -> Cluster:
-        made.append(Cluster(tmp_path, **options))  # type: ignore[arg-type]
-        return made[-1]
-
-    yield make
-    for cluster in made:
-        print(cluster.logs())
-        await cluster.close()
 
 
 async def members(peers: list[Peer]) -> set[str]:
@@ -62,14 +48,6 @@ async def one_cluster(peers: list[Peer], timeout: float = 30) -> str:
 
     await until(one, timeout, f"one cluster of {[p.name for p in peers]}")
     return found.pop()
-
-
-async def equal_digests(peers: list[Peer]) -> None:
-    async def same() -> bool:
-        digests = [await p.call({"op": "digest"}) for p in peers]
-        return len({(d["index"], d["digest"]) for d in digests}) == 1  # type: ignore[index]
-
-    await until(same, 30, "equal digests at an equal index")
 
 
 def order(side: str, price: str, qty: str, client_id: str, tif: str = "gtc") -> dict:
@@ -106,7 +84,7 @@ async def test_peers_started_seconds_apart_in_any_order_become_one_cluster(
     await first.call(order("buy", "100", "1", "first-b"))
     filled = await last.call(order("sell", "100", "0.4", "last-s", "ioc"))
     assert filled["status"] == "filled"
-    await equal_digests(peers)
+    await converged(peers)
     assert {(await p.status())["cluster_id"] for p in peers} == {cluster_id}
 
 
@@ -128,7 +106,7 @@ async def test_a_peer_stopped_and_started_again_rejoins(
     assert await one_cluster(peers) == cluster_id
     result = await leaver.call(order("buy", "99", "0.5", "back-b"))
     assert result["status"] == "resting"
-    await equal_digests(peers)
+    await converged(peers)
 
 
 async def test_two_cluster_names_on_one_machine_stay_apart(
@@ -177,7 +155,7 @@ async def test_force_new_cluster_after_two_of_three_are_lost(
     await one_cluster([survivor, newcomer])
     filled = await newcomer.call(order("sell", "98", "0.25", "new-s", "ioc"))
     assert filled["status"] == "filled"
-    await equal_digests([survivor, newcomer])
+    await converged([survivor, newcomer])
 
 
 async def test_two_clusters_with_nothing_but_their_founding_entries_merge(
@@ -319,6 +297,6 @@ async def test_twenty_peers_started_over_a_minute_become_one_cluster(
     for n, peer in enumerate(peers):
         side = "buy" if n % 2 else "sell"
         await peer.call(order(side, "100", "0.01", f"z-{n}"))
-    await equal_digests(peers)
+    await converged(peers)
     trades = await peers[7].call({"op": "trades", "market": BTC, "limit": 1000})
     assert len(trades) == 10  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ def test_an_installed_snapshot_replaces_the_log(tmp_path: Path) -> None:
 def test_founding_twice_is_refused(tmp_path: Path) -> None:
     store = SqliteStorage(tmp_path)
     store.bootstrap((1,))
-    with pytest.raises(StorageError, match="already holds a log"):
+    with pytest.raises(ValueError, match="holds a log already"):
         store.bootstrap((1,))
 
 

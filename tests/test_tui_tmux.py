@@ -10,9 +10,11 @@ starts them, seconds apart with nothing but a name, and find each other by zeroc
 """
 
 import asyncio
+import contextlib
 import shlex
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from cluster_helpers import cluster_name, until
@@ -107,11 +109,36 @@ def view(term: Terminal, levels: list[LevelRow], trades: list[TradeRow]) -> tupl
     return parsed(screen)
 
 
+@contextlib.asynccontextmanager
+async def terminals(socket: str, terms: list[Terminal]) -> AsyncIterator[None]:
+    """Close every terminal and the tmux server afterwards; on a failure, show each one's
+    log and screen first."""
+    try:
+        yield
+    except BaseException:
+        for term in terms:
+            print(term.log())
+        raise
+    finally:
+        for term in terms:
+            await term.rpc.close()
+            term.tty.close()
+        kill_server(socket)
+
+
+async def quit_all(terms: list[Terminal]) -> None:
+    """Press ``q`` in each terminal, in this order: each must exit 0 within 5 seconds."""
+    for term in terms:
+        await term.rpc.close()
+        term.tty.press("q")
+        assert term.tty.wait_exit(5) == 0, term.log()
+
+
 async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
     need_tmux()
     socket = private_socket("dex-tui-test")
     terms: list[Terminal] = []
-    try:
+    async with terminals(socket, terms):
         cluster = cluster_name()
         a = Terminal(socket, "A", tmp_path / "A", cluster)
         terms.append(a)
@@ -156,21 +183,7 @@ async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
             return len({(d["index"], d["digest"]) for d in digests}) == 1
 
         await until(same_digest, 10, "equal digests at an equal index")
-
-        for term in terms:
-            await term.rpc.close()
-        for term in (c, b, a):  # the founder last: the others leave a cluster with quorum
-            term.tty.press("q")
-            assert term.tty.wait_exit(5) == 0, term.log()
-    except BaseException:
-        for term in terms:
-            print(term.log())
-        raise
-    finally:
-        for term in terms:
-            await term.rpc.close()
-            term.tty.close()
-        kill_server(socket)
+        await quit_all([c, b, a])  # the founder last: the others leave a cluster with quorum
 
 
 async def test_three_terminals_started_seconds_apart_become_one_exchange(
@@ -185,7 +198,7 @@ async def test_three_terminals_started_seconds_apart_become_one_exchange(
     cluster = cluster_name()
     terms = [Terminal(socket, name, tmp_path / name, cluster, discovery=True)
              for name in ("first", "second", "third")]  # fmt: skip
-    try:
+    async with terminals(socket, terms):
         started = []
         for term in terms:
             if started:
@@ -208,16 +221,4 @@ async def test_three_terminals_started_seconds_apart_become_one_exchange(
         views = {t.name: view(t, levels, trades) for t in terms}
         assert views["second"][:3] == views["first"][:3] == views["third"][:3]
         assert not any(t.own for t in views["second"][4])  # nobody typed in the second
-        for term in reversed(terms):
-            await term.rpc.close()
-            term.tty.press("q")
-            assert term.tty.wait_exit(5) == 0, term.log()
-    except BaseException:
-        for term in terms:
-            print(term.log())
-        raise
-    finally:
-        for term in terms:
-            await term.rpc.close()
-            term.tty.close()
-        kill_server(socket)
+        await quit_all(terms[::-1])

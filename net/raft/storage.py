@@ -107,7 +107,10 @@ class MemoryStorage:
         payloads: tuple[bytes, ...] = (),
     ) -> None:
         """Make this the store of a founding member: the configuration, then ``payloads``,
-        as committed entries, in one write. Nodes that join later start from an empty store."""
+        as committed entries, in one write (a durable store's ``save``: one transaction).
+        Nodes that join later start from an empty store; a store with a log refuses."""
+        if self.last_index() or self._hs.term:
+            raise ValueError("this store holds a log already: not founding a cluster")
         run = bootstrap_entries(voters, learners, payloads)
         self.save(HardState(term=1, commit=run.last), run, None)
 
