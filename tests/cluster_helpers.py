@@ -37,6 +37,15 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout: float, what: 
         await asyncio.sleep(0.05)
 
 
+async def poll(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll the plain ``condition`` (an in-process peer's state) until true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
 class Peer:
     def __init__(
         self, name: str, data_dir: Path, args: list[str], log: Path, env: dict[str, str]

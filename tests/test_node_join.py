@@ -1,21 +1,12 @@
 """Joins answered by a real leader ``Node`` in process: every newcomer told "ok" becomes a
 learner, even when several ask at once and Raft takes one configuration change at a time."""
 
-import asyncio
-import time
+from cluster_helpers import poll
 
 from net.config import PeerConfig, Timing
 from net.node import Node
 from net.raft.core import Role
 from net.transport.control import JoinRequest
-
-
-async def poll(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_newcomers_let_in_together_all_become_learners(tmp_path):

@@ -2,12 +2,16 @@
 the cluster creates, runs ``--scenario`` once they exist, and an order typed on the quick
 line is committed through consensus, written to the peer's log, and shown in the ladder."""
 
+from cluster_helpers import cluster_name, poll
+
 from dex_tui.app import DexApp
+from dex_tui.screens.confirm import ConfirmScreen
 from dex_tui.widgets.ladder import DepthLadder
+from engine import Submit
 from net.config import PeerConfig, Timing
 from net.node import Node
 from net.storage import SqliteStorage
-from tests.tui_helpers import settle, type_text
+from tests.tui_helpers import run_from_palette, settle, type_text
 
 
 def bid_rests(node: Node) -> bool:
@@ -50,3 +54,51 @@ async def test_an_order_typed_in_the_app_is_committed_by_the_embedded_peer(tmp_p
         assert storage.last_index() >= committed  # the order is in the durable log
     finally:
         storage.close()
+
+
+async def test_switching_clusters_from_the_palette_moves_the_real_peer(tmp_path):
+    """Two peers of one cluster name that each traded alone, so neither merges: the screen
+    shows the other cluster, and after a yes in the palette the peer leaves its own (its
+    store moved aside, not deleted) and joins the other one."""
+    name = cluster_name()
+
+    def config(peer: str, discovery: bool) -> PeerConfig:
+        return PeerConfig(name=peer, data_dir=tmp_path / peer, discovery=discovery,
+                          cluster=name, timing=Timing(found_after=0.2))  # fmt: skip
+
+    ids = {}
+    for peer in ("ann", "ben"):  # each founds a cluster of its own and trades in it
+        node = Node(config(peer, discovery=False))
+        await node.start()
+        try:
+            await poll(lambda n=node: n.shell.member and bool(n.exchange.markets), 20, "markets")
+            await node.execute(Submit(peer, "BTC/USD", "buy", "limit", 900, 1000,
+                                      client_id=f"{peer}-1"))  # fmt: skip
+            ids[peer] = node.machine.cluster_id
+        finally:
+            await node.stop()
+    ann, ben = Node(config("ann", True)), Node(config("ben", True))
+    await ann.start()
+    await ben.start()
+    try:
+        app = DexApp(ann, status_every=0.1)
+        async with app.run_test(size=(130, 40)) as pilot:
+
+            def shown() -> bool:
+                others = (app.status or {}).get("other_clusters", [])
+                return any(o["cluster_id"] == ids["ben"] for o in others)
+
+            await settle(pilot, shown, 20, "ben's cluster on ann's screen")
+            await run_from_palette(pilot, f"Switch to cluster {ids['ben']}")
+            await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
+            await pilot.press("y")
+            await settle(pilot, lambda: ann.machine.cluster_id == ids["ben"] and ann.shell.member,
+                         30, "ann in ben's cluster")  # fmt: skip
+            await settle(pilot, lambda: app.desk.exchange is ann.exchange, 5)
+        owners = {o.owner for o in ann.exchange.open_orders("ben")}
+        assert owners == {"ben"} and ann.exchange.open_orders("ann") == []
+        kept = list((tmp_path / "ann" / "previous").glob(f"{ids['ann']}-*/raft.sqlite3"))
+        assert kept, "ann's own cluster is kept aside"
+    finally:
+        await ann.stop()
+        await ben.stop()
