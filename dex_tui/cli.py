@@ -151,9 +151,7 @@ async def run_tui(config: PeerConfig) -> int:
         # teardown can block for good writing to it, so the process is ended regardless
         # a few seconds after the peer has left.
         await node.stop()
-        watchdog = threading.Timer(EXIT_GRACE, os._exit, args=(0,))
-        watchdog.daemon = True  # a normal exit does not wait for it
-        watchdog.start()
+        _exit_soon(0)
         app.exit()
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -171,11 +169,29 @@ async def run_tui(config: PeerConfig) -> int:
         else:
             logging.getLogger("dex").info("leaving the cluster")
             await node.stop()
+    code = 0
     if node.failed.done():
         print(f"dex-tui: error: the peer stopped after a fault: {node.failed.result()!r}; "
               f"see {node.data.path / 'dex.log'}", file=sys.stderr)  # fmt: skip
-        return EXIT_FAILED
-    return 0
+        code = EXIT_FAILED
+    # The peer is closed. If the terminal went away meanwhile, Textual's input thread can
+    # spin on it for ever and the interpreter would wait for it at exit: end regardless.
+    _exit_soon(code)
+    return code
+
+
+def _exit_soon(code: int) -> None:
+    """End the process with ``code`` after EXIT_GRACE unless it has ended by itself."""
+
+    def end() -> None:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    watchdog = threading.Timer(EXIT_GRACE, end)
+    watchdog.daemon = True  # a normal exit does not wait for it
+    watchdog.start()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,7 @@ class Joiner:
         self._first_query = 0.0
         self._last_query = float("-inf")
         self._grape_peers: list[str] = []
+        self._clusters_seen: frozenset[tuple[str, str]] = frozenset()
         self._moving = False
 
     async def run(self) -> None:
@@ -151,6 +152,10 @@ class Joiner:
             if target is not None and await self._alive(target):
                 await self.switch(target.cluster_id, f"cluster {target.cluster_id} wins the merge")
                 return
+        clusters = frozenset((s.addr, s.cluster_id) for s in sightings if s.cluster_id)
+        if clusters - self._clusters_seen:
+            shell.membership.ask_now()  # a cluster came into view: ask it now, not in a second
+        self._clusters_seen = clusters
         if shell.ask_due(now):
             await self._ask(sightings)
         if shell.core is None and self._may_found(now, sightings):

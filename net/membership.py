@@ -87,6 +87,10 @@ class Membership:
         self._last_ask = now
         return True
 
+    def ask_now(self) -> None:
+        """Let the next ``ask_due`` be due at once (a cluster just came into view)."""
+        self._last_ask = float("-inf")
+
     def answered(self, reply: JoinReply, source: str, now: float) -> None:
         """A reply to this peer's join request, from the peer at ``source``."""
         if reply.ok:

@@ -434,13 +434,10 @@ class Shell:
             action()
 
     def _run_deferred(self) -> None:
-        while self._deferred and not self._busy():
-            deferred, self._deferred = self._deferred, []
-            for n, action in enumerate(deferred):
-                action()
-                if self._busy():  # cannot happen today; keep arrival order regardless
-                    self._deferred = deferred[n + 1 :] + self._deferred
-                    return
+        """Feed what waited, in arrival order (none of it makes the shell busy again)."""
+        deferred, self._deferred = self._deferred, []
+        for action in deferred:
+            action()
 
     def _note_leader(self, now: float) -> None:
         """Track how long this peer has been without a leader it hears from: a follower

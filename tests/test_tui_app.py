@@ -427,18 +427,18 @@ async def test_a_peer_still_joining_says_what_it_is_doing():
 async def test_another_cluster_is_shown_and_the_palette_moves_there_after_a_yes():
     peer = trading_peer()
     peer.others = [{"cluster_id": "dex-0ther", "pristine": False, "peers": ["dora", "eve"]}]
-    app = make_app(peer, status_every=0.05)
+    app = make_app(peer, status_every=0.25)  # (a faster status slows the palette's typing)
     async with app.run_test(size=SIZE) as pilot:
         banner = app.query_one("#banner", Static)
         await settle(pilot, lambda: "dex-0ther (dora, eve)" in str(banner.content))
         before = app.desk
-        await run_from_palette(pilot, "Switch to cluster dex-0ther")
+        await run_from_palette(pilot, "Switch to")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "moved aside, not deleted" in str(app.screen.query_one(Label).content)
         await pilot.press("n")  # no: nothing happens
         await settle(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert peer.epoch == 0
-        await run_from_palette(pilot, "Switch to cluster dex-0ther")
+        await run_from_palette(pilot, "Switch to")
         await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
         await settle(pilot, lambda: peer.epoch == 1)

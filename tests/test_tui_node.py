@@ -81,7 +81,7 @@ async def test_switching_clusters_from_the_palette_moves_the_real_peer(tmp_path)
     await ann.start()
     await ben.start()
     try:
-        app = DexApp(ann, status_every=0.1)
+        app = DexApp(ann, status_every=0.25)
         async with app.run_test(size=(130, 40)) as pilot:
 
             def shown() -> bool:
@@ -89,7 +89,7 @@ async def test_switching_clusters_from_the_palette_moves_the_real_peer(tmp_path)
                 return any(o["cluster_id"] == ids["ben"] for o in others)
 
             await settle(pilot, shown, 20, "ben's cluster on ann's screen")
-            await run_from_palette(pilot, f"Switch to cluster {ids['ben']}")
+            await run_from_palette(pilot, "Switch to")
             await settle(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5)
             await pilot.press("y")
             await settle(pilot, lambda: ann.machine.cluster_id == ids["ben"] and ann.shell.member,

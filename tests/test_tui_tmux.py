@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from cluster_helpers import cluster_name, until
 from grenache_helpers import free_port
 from tmux_helpers import (
@@ -222,3 +223,33 @@ async def test_three_terminals_started_seconds_apart_become_one_exchange(
         assert views["second"][:3] == views["first"][:3] == views["third"][:3]
         assert not any(t.own for t in views["second"][4])  # nobody typed in the second
         await quit_all(terms[::-1])
+
+
+@pytest.mark.parametrize("after", [0.0, 0.5])
+async def test_a_terminal_closed_while_its_peer_leaves_still_ends_the_process(
+    tmp_path: Path, after: float
+) -> None:
+    """``q`` starts a clean leave (a few seconds with another peer to hand over to); the
+    terminal window is closed meanwhile, at once or half a second later (the screen is
+    gone by then, the leave is not). The process must still end, not linger with Textual's
+    input thread spinning on a terminal that is gone."""
+    need_tmux()
+    socket = private_socket("dex-tui-test")
+    cluster = cluster_name()
+    terms = [Terminal(socket, name, tmp_path / name, cluster, discovery=True)
+             for name in ("stays", "goes")]  # fmt: skip
+    async with terminals(socket, terms):
+        for term in terms:
+            term.start()
+        for term in terms:
+            await until(lambda t=term: voters(t, 2, terms), 30, f"{term.name} to see 2 voters")
+        for term in terms:
+            await term.rpc.close()
+            term.tty.press("q")
+        await asyncio.sleep(after)  # a person closing the windows
+        kill_server(socket)  # every window closed, mid-leave
+
+        async def ended() -> bool:
+            return not any(t.tty.running() for t in terms)
+
+        await until(ended, 12, "both processes to end")
