@@ -160,8 +160,9 @@ class TmuxTerminal:
 
     def close(self, grace: float = 5.0) -> None:
         """End the program by PID if it still runs (SIGTERM, then SIGKILL after ``grace``
-        seconds), then the session. Not by hanging up its terminal: a dex-tui that lost its
-        terminal has been seen to hang in Textual's shutdown instead of exiting."""
+        seconds), then the session. By PID, not by hanging up its terminal: a test's
+        teardown must not rely on the program ending well (dex-tui does, since it arms an
+        exit watchdog once its peer has left; see test_tui_tmux.py)."""
         if self.running():
             os.kill(self.pid, signal.SIGTERM)
             deadline = time.monotonic() + grace
