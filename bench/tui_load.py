@@ -302,7 +302,7 @@ async def bench(args: argparse.Namespace) -> int:
             dex_tui = Path(sys.executable).parent / "dex-tui"
             command = shlex.join([str(dex_tui), "--name", "ui", "--data-dir", f"{root}/ui",
                                   "--no-discovery", "--api-port", str(port),
-                                  "--peer", peers[0].addr])  # fmt: skip
+                                  "--cluster", cluster.name, "--peer", peers[0].addr])  # fmt: skip
             tty.start(f"cd {shlex.quote(str(ROOT))} && exec {command}", {"COLORTERM": "truecolor"})
             client = RpcClient("127.0.0.1", port, timeout=5.0)
             await until(lambda: voters(client, 3), 60, "the UI peer to become a voter")

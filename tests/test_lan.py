@@ -64,9 +64,11 @@ class NetnsPeer:
     def __init__(self, host: str, index: int, secret: str, root: Path) -> None:
         self.host, self.addr = host, f"{SUBNET}.{index}"
         self.log = root / f"{host}.log"
+        cluster = f"lan-{root.name}"[:40]  # the test's own cluster name
         cmd = ["ip", "netns", "exec", host, sys.executable, "-m", "dex_tui.cli", "--headless",
                "--name", f"lan{index}", "--data-dir", str(root / host), "--bind", self.addr,
-               "--interface", self.addr, "--api-port", str(PORT), "--secret", secret]  # fmt: skip
+               "--interface", self.addr, "--api-port", str(PORT), "--secret", secret,
+               "--cluster", cluster]  # fmt: skip
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
 
