@@ -147,3 +147,25 @@ def test_reopening_gives_back_exactly_what_memory_holds(tmp_path: Path, steps: l
                 store.compact(value)
     durable.close()
     assert contents(SqliteStorage(directory)) == contents(memory)
+
+
+def test_the_consensus_id_lives_in_the_store(tmp_path: Path) -> None:
+    """A new (or wiped) store draws a new id; a store with a log from before ids lived in
+    the store adopts the data dir's old one; a store keeps its id across restarts."""
+    from net.shell import consensus_id
+
+    draws = iter([101, 102])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    store = SqliteStorage(tmp_path / "a")
+    assert consensus_id(store, legacy=7, draw=lambda: next(draws)) == 101  # no log: new
+    store.close()
+    again = SqliteStorage(tmp_path / "a")
+    assert consensus_id(again, legacy=7, draw=lambda: next(draws)) == 101  # kept
+    again.close()
+    old = SqliteStorage(tmp_path / "b")
+    old.save(HardState(term=3, vote=7, commit=0), None, None)  # a log, but no id of its own
+    old._db.execute("DELETE FROM meta WHERE key = 'node_id'")
+    old.node_id = 0
+    assert consensus_id(old, legacy=7, draw=lambda: next(draws)) == 7
+    old.close()
