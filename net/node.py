@@ -330,6 +330,7 @@ class Node:
         while (turn := shell.next_turn(time.monotonic())) is not None:
             started = time.monotonic()
             self._send(turn.early)  # the leader's disk write overlaps replication
+            self._answer()  # what this turn applied: committed already, no need to wait
             rd = turn.ready
             if turn.writes:
                 await asyncio.to_thread(
