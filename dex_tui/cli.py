@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 from net.config import GC_THRESHOLDS, ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
-from net.node import Node
+from net.node import STOP_WITHIN, Node
 from net.recovery import RecoveryError
 from net.storage import StorageError
 
@@ -147,17 +147,24 @@ async def run_tui(config: PeerConfig) -> int:
     )
 
     async def leave_then_exit() -> None:
-        # Leave first, while the loop is free: with its terminal gone (SIGHUP), Textual's
-        # teardown can block for good writing to it, so the process is ended regardless
-        # a few seconds after the peer has left.
         await node.stop()
         _exit_soon(0)
         app.exit()
 
+    def on_signal(signum: int, frame: object) -> None:
+        # A Python-level handler rather than the loop's: it runs even while the loop is stuck
+        # (with its terminal gone, Textual's teardown can block writing to it), so the
+        # process ends within the bound of a stop whatever the screen does. The leave runs
+        # first, while the loop is free.
+        if not stopping.is_set():
+            stopping.set()
+            _exit_soon(0, STOP_WITHIN + EXIT_GRACE)
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(leave_then_exit()))
+
+    stopping = threading.Event()
+    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        asyncio.get_running_loop().add_signal_handler(
-            sig, lambda: asyncio.ensure_future(leave_then_exit())
-        )
+        signal.signal(sig, on_signal)
     assert node.failed is not None
     node.failed.add_done_callback(lambda _: app.exit(return_code=EXIT_FAILED))
     gc.freeze()
@@ -167,6 +174,9 @@ async def run_tui(config: PeerConfig) -> int:
         if node.failed.done():
             await node.abort()
         else:
+            if not stopping.is_set():
+                stopping.set()
+                _exit_soon(0, STOP_WITHIN + EXIT_GRACE)
             logging.getLogger("dex").info("leaving the cluster")
             await node.stop()
     code = 0
@@ -180,8 +190,8 @@ async def run_tui(config: PeerConfig) -> int:
     return code
 
 
-def _exit_soon(code: int) -> None:
-    """End the process with ``code`` after EXIT_GRACE unless it has ended by itself."""
+def _exit_soon(code: int, after: float = EXIT_GRACE) -> None:
+    """End the process with ``code`` in ``after`` seconds unless it has ended by itself."""
 
     def end() -> None:
         logging.shutdown()
@@ -189,7 +199,7 @@ def _exit_soon(code: int) -> None:
         sys.stderr.flush()
         os._exit(code)
 
-    watchdog = threading.Timer(EXIT_GRACE, end)
+    watchdog = threading.Timer(after, end)
     watchdog.daemon = True  # a normal exit does not wait for it
     watchdog.start()
 

@@ -25,7 +25,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 SLOW_TURN = 0.1  # seconds: a turn slower than this is logged
 LEAVE_WITHIN = 3.0  # seconds a clean leave may take before the peer stops regardless
+CLOSE_STEP_WITHIN = 1.0  # seconds each part of closing (tasks, discovery, links...) may take
+TURN_END_WITHIN = 1.0  # seconds the turn in hand may take to finish when the peer stops
+STOP_WITHIN = LEAVE_WITHIN + TURN_END_WITHIN + 5 * CLOSE_STEP_WITHIN  # the longest stop()
 STORE_FILES = [FILE, FILE + "-wal", FILE + "-shm"]
 
 
@@ -200,7 +203,7 @@ class Node:
         self._links_version = -1
 
     async def stop(self) -> None:
-        """Leave cleanly: hand over leadership, give up the vote, close. Bounded (~4 s)."""
+        """Leave cleanly: hand over leadership, give up the vote, close. Bounded: STOP_WITHIN."""
         if self._stopping or self._closed:
             return
         if self.failed is not None and not self.failed.done():
@@ -212,7 +215,7 @@ class Node:
             task.cancel()
         if shell_task is not None:  # let it finish the turn in hand: a write may be in flight
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(shell_task), 1.0)
+                await asyncio.wait_for(asyncio.shield(shell_task), TURN_END_WITHIN)
         await self._close()
 
     async def abort(self) -> None:
@@ -221,21 +224,23 @@ class Node:
         await self._close()
 
     async def _close(self) -> None:
+        """Close every part, each within CLOSE_STEP_WITHIN: a part that overruns is named in
+        the log and left behind (crash-only: nothing durable depends on a tidy close)."""
         if self._closed:
             return
         self._closed = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await _bounded("the peer's tasks", asyncio.gather(*self._tasks, return_exceptions=True))
         self._fail_waiting(RpcError(ERR_TIMEOUT, "the peer is shutting down"))
         if self.discovery is not None:
-            await self.discovery.close()
+            await _bounded("discovery", self.discovery.close())
         if self.grape is not None:
-            await self.grape.stop()
+            await _bounded("the grape announcer", self.grape.stop())
         if self.links is not None:
-            await self.links.close()
+            await _bounded("the peer links", self.links.close())
         if self._runner is not None:
-            await self._runner.cleanup()
+            await _bounded("the RPC server", self._runner.cleanup())
         if self.storage is not None:
             self.storage.close()
         if self.data is not None:
@@ -491,3 +496,12 @@ def _settle(future: asyncio.Future, answer: Answer) -> None:
         future.set_exception(answer.error)
     else:
         future.set_result((answer.index, answer.events))
+
+
+async def _bounded(what: str, step: Awaitable[object]) -> None:
+    """Await one part of closing for at most CLOSE_STEP_WITHIN; log it if it overran."""
+    try:
+        async with asyncio.timeout(CLOSE_STEP_WITHIN):
+            await step
+    except TimeoutError:
+        log.warning("closing %s took over %.0f s; going on without it", what, CLOSE_STEP_WITHIN)

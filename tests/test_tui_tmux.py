@@ -33,6 +33,8 @@ from tmux_helpers import (
     tape_rows,
 )
 
+from dex_tui.cli import EXIT_GRACE
+from net.node import STOP_WITHIN
 from net.rpc.client import RpcClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,4 +254,5 @@ async def test_a_terminal_closed_while_its_peer_leaves_still_ends_the_process(
         async def ended() -> bool:
             return not any(t.tty.running() for t in terms)
 
-        await until(ended, 12, "both processes to end")
+        # Within the bound of a stop (a leave, then each part closing), plus the exit grace.
+        await until(ended, STOP_WITHIN + EXIT_GRACE + 3, "both processes to end")
