@@ -23,8 +23,9 @@ from textual.widgets import Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import InvalidInput, Submit
+from net.peer import Peer
 
-from .model.desk import Desk, Outcome, Peer
+from .model.desk import Desk, Outcome
 from .model.files import Recent, scenario_dirs, scenario_files
 from .model.ticket import check
 from .runner import ScenarioRun
@@ -89,7 +90,7 @@ class DexApp(App):
         self.run_state: ScenarioRun | None = None
         self._shown: tuple | None = None  # what the panels show: (index, settings, blotter)
         self._shown_market = ""
-        self._epoch = getattr(peer, "epoch", 0)  # the peer's state, replaced when it moves
+        self._epoch = peer.epoch  # the peer's state, replaced when it moves
         self.main_screen: Screen | None = None  # the screen the panels are on (set at mount)
 
     # ------------------------------------------------------------------ layout
@@ -144,7 +145,7 @@ class DexApp(App):
 
     def flush(self) -> None:
         """Repaint the panels whose data moved since the last tick (see the module doc)."""
-        epoch = getattr(self.peer, "epoch", 0)
+        epoch = self.peer.epoch
         if epoch != self._epoch:  # the peer moved to another cluster: its state is new
             self._epoch = epoch
             self.desk = Desk(self.peer, self.desk.market or self.desk.wanted_market,

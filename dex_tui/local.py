@@ -10,9 +10,8 @@ minority side of a partition does.
 import asyncio
 from importlib.metadata import version
 
-from engine import Command, Event, Exchange
+from engine import FOUNDING_MARKETS, Command, Event, Exchange
 from net.rpc.errors import RpcError
-from net.shell import FOUNDING_MARKETS
 
 
 class LocalPeer:

@@ -15,10 +15,10 @@ only on :meth:`ScenarioRun.stop` or a write the cluster cannot take.
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 import engine
 from engine.orders import PARTIALLY_FILLED, RESTING
+from net.peer import Peer
 from net.rpc.errors import ERR_BUSY, ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
 
 from .scenario import AmendStep, CancelAllStep, CancelStep, OrderStep, Scenario, SleepStep, Step
@@ -29,17 +29,6 @@ ATTEMPTS = 5  # tries of one write, the first included
 BACKOFF = 0.2  # seconds before the first retry, doubled before each next one
 MAX_RUN_ID = 40  # characters: client ids ("RUN-LINE") stay within the engine's 64
 MAX_NOTES = 1000  # notes kept per run; later ones are counted, not kept
-
-
-class ScenarioPeer(Protocol):
-    """What a run needs of a peer (``net.node.Node`` is one)."""
-
-    owner: str
-
-    @property
-    def exchange(self) -> engine.Exchange: ...
-
-    async def execute(self, command: engine.Command) -> tuple[int, list[engine.Event]]: ...
 
 
 class ScenarioRun:
@@ -53,7 +42,7 @@ class ScenarioRun:
     def __init__(
         self,
         scenario: Scenario,
-        peer: ScenarioPeer,
+        peer: Peer,
         run_id: str | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
@@ -130,10 +119,7 @@ class ScenarioRun:
         """The engine command of a step, or None when it is skipped."""
         owner = self.peer.owner
         if isinstance(step, OrderStep):
-            return engine.Submit(
-                owner, step.market, step.side, step.type, step.price, step.qty,
-                step.tif, step.post_only, "none", self.client_id(step.line),
-            )  # fmt: skip
+            return step.command(owner, self.client_id(step.line))
         if isinstance(step, CancelAllStep):
             return engine.CancelAll(owner, step.market)
         assert isinstance(step, AmendStep | CancelStep)  # sleeps never get here

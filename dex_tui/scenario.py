@@ -29,10 +29,9 @@ _LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)", re.IGNORECASE)
 
 SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
-TIFS = ("gtc", "ioc", "fok")
 COMMANDS = "buy, sell, b, s, market, amend, cancel, sleep or a label followed by ':'"
 #: Words a label may not be: they would read as part of the grammar (``cancel all``).
-KEYWORDS = frozenset({*SIDES, *TIFS, "post", "market", "max", "min", "amend", "cancel",
+KEYWORDS = frozenset({*SIDES, *engine.TIFS, "post", "market", "max", "min", "amend", "cancel",
                       "all", "sleep", "qty", "price"})  # fmt: skip
 
 
@@ -61,6 +60,12 @@ class OrderStep:
     qty: int  # lots
     tif: str  # "gtc" / "ioc" / "fok"; a market order is "ioc"
     post_only: bool
+
+    def command(self, owner: str, client_id: str) -> engine.Submit:
+        """This order as ``owner``'s submit (self-trade prevention off: typed orders, like
+        the ticket's, do not ask for it)."""
+        return engine.Submit(owner, self.market, self.side, self.type, self.price, self.qty,
+                             self.tif, self.post_only, "none", client_id)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +394,7 @@ class _Parser:
         tif, post = "", False
         while (word := cur.peek()) is not None:
             low = word.lower()
-            if low in TIFS:
+            if low in engine.TIFS:
                 if tif:
                     raise cur.fail(f"time in force given twice ({tif}, then {low}): expected one")
                 if post and low != "gtc":
@@ -428,7 +433,7 @@ class _Parser:
             cur.take()
             price = self.price(cur, symbol, f"a protection price after '{low}'")
         elif word is not None:
-            if low in (*TIFS, "post"):
+            if low in (*engine.TIFS, "post"):
                 problem = f"a market order takes no {low} (it never rests)"
             elif low == "min":
                 problem = "a buy market order has no 'min'"

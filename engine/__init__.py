@@ -35,6 +35,8 @@ if COMPILED:
         )
 
 from .commands import (
+    FOUNDING_MARKETS,
+    TIFS,
     Amend,
     Cancel,
     CancelAll,
@@ -60,6 +62,8 @@ from .markets import Market
 from .orders import OrderView
 
 __all__ = [
+    "FOUNDING_MARKETS",
+    "TIFS",
     "Accepted",
     "Amend",
     "Amended",

@@ -36,6 +36,13 @@ class CreateMarket(Record):
         self.lot = lot
 
 
+#: The markets a new exchange starts with (spec/cli.md: every new cluster's first entries).
+FOUNDING_MARKETS: Final = (
+    CreateMarket("BTC/USD", "BTC", "USD", "0.1", "0.001"),
+    CreateMarket("ETH/USD", "ETH", "USD", "0.01", "0.01"),
+)
+
+
 @mypyc_attr(acyclic=True)
 class Submit(Record):
     _fields = (

@@ -9,7 +9,7 @@ from collections import deque
 from decimal import Decimal
 
 from .book import Book
-from .units import from_units, to_units
+from .units import average_text, from_units, to_units
 
 
 class Market:
@@ -51,3 +51,8 @@ class Market:
 
     def qty_text(self, lots: int) -> str:
         return from_units(lots, self.lot_step)
+
+    def avg_price_text(self, notional: int, filled: int) -> str | None:
+        """The average price of ``filled`` lots whose notional (ticks * lots) is
+        ``notional``; None when nothing filled."""
+        return average_text(notional, filled, self.tick_step) if filled else None

@@ -8,7 +8,7 @@ a value off the tick or lot, zero, negative, non-finite, malformed or absurdly l
 """
 
 import re
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
 from typing import Final
 
 from .errors import InvalidInput
@@ -18,6 +18,8 @@ from .errors import InvalidInput
 MAX_UNITS: Final = 10**15
 #: Longest decimal text accepted for one amount.
 MAX_TEXT: Final = 40
+#: Decimal places an average price has beyond its step's, when the quotient does not end.
+AVG_EXTRA_PLACES: Final = 8
 #: What a decimal amount may look like: ASCII digits, one optional point, optional exponent.
 _PLAIN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
@@ -66,3 +68,16 @@ def from_units(units: int, step: Decimal) -> str:
         ctx.prec = 60
         value = (units * step).normalize()
     return format(value, "f") if value else "0"
+
+
+def average_text(total: int, count: int, step: Decimal) -> str:
+    """``total / count`` units of ``step`` (``count`` > 0) as a plain decimal string: an
+    average fill price, whose notional is ticks * lots. Exact when the quotient ends, else
+    rounded half-even to the step's places plus :data:`AVG_EXTRA_PLACES`."""
+    places = max(0, -int(step.as_tuple().exponent)) + AVG_EXTRA_PLACES
+    with localcontext() as ctx:
+        ctx.prec = 80  # every digit of total * step and the places after the point
+        value = (Decimal(total) * step / count).quantize(
+            Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN
+        )
+        return format(value.normalize(), "f")

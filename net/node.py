@@ -61,7 +61,8 @@ STORE_FILES = [FILE, FILE + "-wal", FILE + "-shm"]
 
 
 class Node:
-    """A full dex peer. ``await start()``, serve, ``await stop()`` (a clean leave)."""
+    """A full dex peer (a :class:`net.peer.Peer`). ``await start()``, serve, ``await stop()``
+    (a clean leave)."""
 
     def __init__(self, config: PeerConfig) -> None:
         config.check()
@@ -105,7 +106,7 @@ class Node:
         return self.data.identity.name
 
     @property
-    def owner(self) -> str:  # rpc Backend: the trader this peer places orders for
+    def owner(self) -> str:  # the trader this peer places orders for
         return self.name
 
     @property
@@ -117,7 +118,7 @@ class Node:
         return self.shell.machine
 
     @property
-    def exchange(self) -> engine.Exchange:  # rpc Backend
+    def exchange(self) -> engine.Exchange:
         return self.shell.machine.exchange
 
     @property
@@ -394,9 +395,9 @@ class Node:
         for listener in self.listeners:
             listener(index, events)
 
-    # ------------------------------------------------------------------ writes (rpc Backend)
+    # ------------------------------------------------------------------ writes
 
-    def writable(self) -> None:  # rpc Backend
+    def writable(self) -> None:
         """RpcError ERR_NO_QUORUM unless this peer can take writes now."""
         state = self.shell.state(time.monotonic())
         if state == "joining":
@@ -412,7 +413,7 @@ class Node:
         self._wake.set()
         return await future
 
-    async def wait_applied(self, index: int, timeout: float) -> int:  # rpc Backend
+    async def wait_applied(self, index: int, timeout: float) -> int:
         if self.machine.applied_index < index:
             future = asyncio.get_running_loop().create_future()
             self._applied_waiters.append((index, future))
@@ -482,7 +483,7 @@ class Node:
         return Sighting(self.name, self.shell.id, machine.cluster_id, self.api_addr,
                         self.shell.cluster, machine.pristine)  # fmt: skip
 
-    # ------------------------------------------------------------------ status (rpc Backend)
+    # ------------------------------------------------------------------ status
 
     def status(self, digest: bool = True) -> dict:
         """The ``status`` op's data (``net/status.py``). ``digest=False`` leaves out the

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from engine import Command, CreateMarket, Event, encode_command
+from engine import FOUNDING_MARKETS, Command, Event, encode_command
 from net.config import Timing
 from net.machine import Applied, Machine, Member
 from net.membership import Membership, directory_record, is_member
@@ -50,11 +50,6 @@ from net.rpc.errors import ERR_NO_QUORUM, RpcError
 from net.transport.control import JoinReply, JoinRequest
 from net.writes import NO_LEADER, Answer, Writes, entry_payload
 
-#: Markets every new cluster starts with (spec/cli.md).
-FOUNDING_MARKETS = (
-    CreateMarket("BTC/USD", "BTC", "USD", "0.1", "0.001"),
-    CreateMarket("ETH/USD", "ETH", "USD", "0.01", "0.01"),
-)
 NOT_JOINED = "this peer is not in a cluster yet: it is still joining one"
 
 EventsListener = Callable[[int, list[Event]], None]

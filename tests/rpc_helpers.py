@@ -43,7 +43,7 @@ class Ledger:
 
 
 class LocalBackend:
-    """The RPC's Backend for trader ``owner``, committing by applying to the ledger at once.
+    """A peer (net.peer.Peer) for trader ``owner``, committing by applying to the ledger at once.
 
     Set ``failure`` to make ``execute`` raise it (a minority peer, a bug...), ``hold`` to
     make it wait for that event first (a slow commit), or ``joining`` to refuse writes as a

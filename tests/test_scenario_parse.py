@@ -22,7 +22,6 @@ from dex_tui.scenario import (
     parse_line,
     parse_scenario,
 )
-from net.shell import FOUNDING_MARKETS
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 
@@ -30,7 +29,7 @@ BTC, ETH = "BTC/USD", "ETH/USD"
 def make_markets() -> dict[str, engine.Market]:
     """The markets every cluster starts with, built by a real exchange."""
     exchange = engine.Exchange()
-    for index, command in enumerate(FOUNDING_MARKETS, 1):
+    for index, command in enumerate(engine.FOUNDING_MARKETS, 1):
         exchange.apply(command, index)
     return exchange.markets
 

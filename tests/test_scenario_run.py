@@ -13,7 +13,6 @@ import engine
 from dex_tui.runner import ATTEMPTS, ScenarioRun
 from dex_tui.scenario import ScenarioError, load_scenario, parse_scenario
 from net.rpc.errors import ERR_BUSY, ERR_INVALID, ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
-from net.shell import FOUNDING_MARKETS
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.txt"))
@@ -31,7 +30,7 @@ class FakePeer:
         self.index = 0
         self.commands: list[engine.Command] = []  # every command applied, in order
         self.trades = 0
-        for command in FOUNDING_MARKETS:
+        for command in engine.FOUNDING_MARKETS:
             self.apply(command)
         self.commands.clear()
 

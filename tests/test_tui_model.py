@@ -13,8 +13,7 @@ from dex_tui.model.desk import Desk
 from dex_tui.model.ladder import DEPTHS, GROUPS, build_ladder, step
 from dex_tui.model.tape import Tape
 from dex_tui.model.ticket import TicketForm, check, to_command
-from engine import Exchange, InvalidInput, Submit
-from net.shell import FOUNDING_MARKETS
+from engine import FOUNDING_MARKETS, Exchange, InvalidInput, Submit
 
 BTC = "BTC/USD"
 

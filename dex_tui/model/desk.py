@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from engine import (
     Amend,
@@ -19,15 +18,14 @@ from engine import (
     Cancelled,
     Command,
     Done,
-    Event,
     Exchange,
     InvalidInput,
     Market,
     Rejected,
     Submit,
 )
+from net.peer import Peer
 from net.rpc.errors import RpcError
-from net.rpc.views import avg_price
 
 from ..scenario import OrderStep
 from . import numbers
@@ -35,24 +33,6 @@ from .blotter import Blotter
 from .ladder import DEPTHS, GROUPS, Ladder, build_ladder, step
 from .tape import Tape
 from .ticket import TicketForm, to_command
-
-
-class Peer(Protocol):
-    """What the terminal needs from a peer; ``net.Node`` is one (see also ``LocalPeer``)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def owner(self) -> str: ...
-    @property
-    def api_addr(self) -> str: ...
-    @property
-    def exchange(self) -> Exchange: ...
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-    async def execute(self, command: Command) -> tuple[int, list[Event]]: ...
-    def status(self, digest: bool = True) -> dict: ...
-    async def switch_cluster(self, cluster_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +162,7 @@ class Desk:
 
     def order_command(self, step: OrderStep) -> Submit:
         """The submit for an order typed on the quick line (already checked by its parser)."""
-        return Submit(self.peer.owner, step.market, step.side, step.type, step.price, step.qty,
-                      step.tif, step.post_only, "none", self.client_id())  # fmt: skip
+        return step.command(self.peer.owner, self.client_id())
 
     def sent(self, command: Submit) -> None:
         """Show a submit as pending before it is awaited."""
@@ -251,7 +230,7 @@ def _result(done: Done, market: Market) -> str:
         return f"rejected: {done.reason}"
     fills = ""
     if done.filled_qty:
-        avg = avg_price(market, done.notional, done.filled_qty)
+        avg = market.avg_price_text(done.notional, done.filled_qty)
         fills = f"{numbers.qty(market, done.filled_qty)} at avg {avg}"
     rest = numbers.qty(market, done.remaining_qty)
     if done.status == "filled":

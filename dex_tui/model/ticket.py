@@ -10,8 +10,6 @@ from dataclasses import dataclass, replace
 
 from engine import InvalidInput, Market, Submit
 
-TIFS = ("gtc", "ioc", "fok")
-
 
 @dataclass(frozen=True, slots=True)
 class TicketForm:

@@ -14,7 +14,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
-from ..model.ticket import TIFS, TicketForm
+from engine import TIFS
+
+from ..model.ticket import TicketForm
 
 
 class AmountInput(Input):

@@ -1,16 +1,14 @@
 """The RPC operations of spec/rpc.md: a payload in, the reply's data out.
 
 :class:`Api` is what the server serves. It parses a payload (``requests``), runs writes
-through the :class:`Backend` the peer provides (consensus, then apply) and reads from the
-backend's applied exchange, and renders the results (``views``). It holds no state of its
+through the peer (:class:`net.peer.Peer`: consensus, then apply) and reads from the
+peer's applied exchange, and renders the results (``views``). It holds no state of its
 own, so any number of requests may be in flight at once.
 """
 
-from typing import Protocol
-
-import engine
 from engine import Exchange, OrderView
 
+from ..peer import Peer
 from . import views
 from .errors import ERR_NOT_FOUND, RpcError
 from .requests import (
@@ -31,56 +29,22 @@ from .requests import (
 )
 
 
-class Backend(Protocol):
-    """What a peer gives the RPC: its trader, its applied state, and a way to commit."""
-
-    owner: str  # this peer's trader name: the owner of every write
-
-    @property
-    def exchange(self) -> engine.Exchange:
-        """This peer's applied state, for reads (never mutate)."""
-        ...
-
-    async def execute(self, command: engine.Command) -> tuple[int, list[engine.Event]]:
-        """Commit through consensus and wait until applied on this peer.
-
-        Returns (log index, events of THIS command); raises RpcError ``ERR_NO_QUORUM``,
-        ``ERR_TIMEOUT`` or ``ERR_BUSY``.
-        """
-        ...
-
-    def status(self) -> dict:
-        """The ``status`` op's data, built by the node."""
-        ...
-
-    def writable(self) -> None:
-        """RpcError (``ERR_NO_QUORUM``) when this peer cannot take writes at all now: it is
-        not in a cluster yet. Asked before a write is parsed, so that the reason given is
-        that one, not a market the peer has not heard of yet."""
-        ...
-
-    async def wait_applied(self, index: int, timeout: float) -> int:
-        """The applied index once it is at least ``index``; RpcError ``ERR_TIMEOUT`` after
-        ``timeout`` seconds."""
-        ...
-
-
 class Api:
-    """Answers RPC payloads for one backend; an instance is the server's handler."""
+    """Answers RPC payloads for one peer; an instance is the server's handler."""
 
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
+    def __init__(self, peer: Peer) -> None:
+        self._peer = peer
 
     async def __call__(self, payload: object) -> object:
         """The data of the reply to ``payload``, or RpcError."""
-        backend = self._backend
+        peer = self._peer
         if isinstance(payload, dict) and payload.get("op") in WRITES:
-            backend.writable()
-        exchange = backend.exchange
-        request = parse_request(payload, exchange, backend.owner)
+            peer.writable()
+        exchange = peer.exchange
+        request = parse_request(payload, exchange, peer.owner)
         match request:
             case StatusRequest():
-                return backend.status()
+                return peer.status()
             case MarketsRequest():
                 return [views.market_view(market) for market in exchange.markets.values()]
             case DigestRequest():
@@ -88,14 +52,14 @@ class Api:
             case SubmitRequest():
                 return await self._submit(request)
             case CancelRequest(command=command):
-                index, events = await backend.execute(command)
-                return views.cancel_result(backend.exchange, events, index)
+                index, events = await peer.execute(command)
+                return views.cancel_result(peer.exchange, events, index)
             case CancelAllRequest(command=command):
-                index, events = await backend.execute(command)
+                index, events = await peer.execute(command)
                 return views.cancel_all_result(events, index)
             case AmendRequest(command=command, before=before):
-                index, events = await backend.execute(command)
-                return views.amend_result(backend.exchange, before, events, index)
+                index, events = await peer.execute(command)
+                return views.amend_result(peer.exchange, before, events, index)
             case BookRequest(market=symbol, depth=depth):
                 bids, asks = exchange.depth(symbol, depth)
                 return views.book_view(exchange.markets[symbol], exchange.applied_index, bids, asks)
@@ -111,26 +75,26 @@ class Api:
                     missing = f"order_id: no order {order_id}"
                 else:
                     assert client_id is not None
-                    found = exchange.order_by_client_id(backend.owner, client_id)
+                    found = exchange.order_by_client_id(peer.owner, client_id)
                     missing = f"client_id: no order with client id {client_id}"
                 if found is None:
                     raise RpcError(ERR_NOT_FOUND, missing)
                 return self._order_view(exchange, found)
             case SyncRequest(index=index, timeout=timeout):
-                return {"index": await backend.wait_applied(index, timeout)}
+                return {"index": await peer.wait_applied(index, timeout)}
         raise AssertionError(f"unhandled request {request!r}")
 
     async def _submit(self, request: SubmitRequest) -> dict:
         """Commit a submit; a failure names the client id the edge generated, if it did,
         since that id is the caller's only way to find out or retry without doubling."""
         try:
-            _, events = await self._backend.execute(request.command)
+            _, events = await self._peer.execute(request.command)
         except RpcError as error:
             if not request.generated_client_id:
                 raise
             retry = f"client_id {request.command.client_id}: query or retry with it"
             raise RpcError(error.code, f"{error.message} ({retry})") from None
-        return views.submit_result(self._backend.exchange, events)
+        return views.submit_result(self._peer.exchange, events)
 
     def _orders(self, exchange: Exchange, request: OrdersRequest) -> list[OrderView]:
         """This peer's trader's orders after ``since``, oldest first, at most ``limit``.
@@ -139,7 +103,7 @@ class Api:
         ones the engine still remembers are wanted too, and the engine keeps no per-owner
         list of those, so every remembered order is scanned.
         """
-        owner, market, since = self._backend.owner, request.market, request.since
+        owner, market, since = self._peer.owner, request.market, request.since
         if request.open_only:
             found = [o for o in exchange.open_orders(owner, market) if o.order_id > since]
             return found[: request.limit]

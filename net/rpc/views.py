@@ -8,12 +8,10 @@ The result of a write is read off the events of its own command, not off the exc
 afterwards, so later commands cannot leak into it and a repeated submit (the engine hands
 back the first ``Done``) renders exactly as the first one did.
 
-Average price: a fill's notional is ticks * lots, so ``notional / filled`` is a price in
-ticks, converted with the tick. When that quotient does not terminate it is rounded half-even
-to the tick's decimal places plus :data:`AVG_PRICE_EXTRA_PLACES`; otherwise it is exact.
+Average prices are the market's own too (``Market.avg_price_text``: exact when the quotient
+ends, else rounded half-even to the tick's places plus 8).
 """
 
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import TypeVar
 
 from engine import (
@@ -31,8 +29,6 @@ from engine.events import REJECT_FORBIDDEN, REJECT_NOT_FOUND
 from engine.orders import PARTIALLY_FILLED, RESTING
 
 from .errors import ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND, RpcError
-
-AVG_PRICE_EXTRA_PLACES = 8
 
 _E = TypeVar("_E", Amended, Cancelled, Done)
 
@@ -105,7 +101,7 @@ def submit_result(exchange: Exchange, events: list[Event]) -> dict:
         "reason": done.reason,
         "filled_qty": market.qty_text(done.filled_qty),
         "remaining_qty": market.qty_text(done.remaining_qty),
-        "avg_price": avg_price(market, done.notional, done.filled_qty),
+        "avg_price": market.avg_price_text(done.notional, done.filled_qty),
         "trades": [trade_view(market, trade) for trade in done.trades],
         "index": done.index,
     }
@@ -159,20 +155,6 @@ def raise_rejection(events: list[Event]) -> None:
     for event in events:
         if type(event) is Rejected:
             raise RpcError(_REJECTION_ERRORS.get(event.code, ERR_INVALID), event.reason)
-
-
-def avg_price(market: Market, notional: int, filled: int) -> str | None:
-    """Average fill price as a decimal string, or None when nothing filled (see module doc)."""
-    if not filled:
-        return None
-    tick = market.tick_step
-    places = max(0, -int(tick.as_tuple().exponent)) + AVG_PRICE_EXTRA_PLACES
-    with localcontext() as ctx:
-        ctx.prec = 80  # every digit of notional * tick and the places after the point
-        value = (Decimal(notional) * tick / filled).quantize(
-            Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN
-        )
-        return format(value.normalize(), "f")
 
 
 def _levels(market: Market, levels: list) -> list[list]:

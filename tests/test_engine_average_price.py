@@ -1,5 +1,6 @@
-"""Rendering (net.rpc.views): amounts as plain decimal strings, average prices exact when
-they can be and rounded half-even to the tick's places + 8 when they cannot."""
+"""Average fill prices (``Market.avg_price_text``, what the RPC and the screen show): plain
+decimal strings, exact when they can be and rounded half-even to the tick's places + 8 when
+they cannot."""
 
 import re
 from decimal import Decimal
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import Market
-from net.rpc.views import AVG_PRICE_EXTRA_PLACES, avg_price
+from engine.units import AVG_EXTRA_PLACES
 
 PLAIN = re.compile(r"^(0|[1-9]\d*)(\.\d*[1-9])?$")
 
@@ -31,11 +32,11 @@ def market(tick: str) -> Market:
     ],
 )
 def test_average_prices(tick: str, notional: int, filled: int, text: str) -> None:
-    assert avg_price(market(tick), notional, filled) == text
+    assert market(tick).avg_price_text(notional, filled) == text
 
 
 def test_nothing_filled_has_no_average() -> None:
-    assert avg_price(market("0.1"), 0, 0) is None
+    assert market("0.1").avg_price_text(0, 0) is None
 
 
 @given(
@@ -47,10 +48,10 @@ def test_an_average_is_plain_and_within_half_a_unit_of_its_last_place(
 ) -> None:
     notional = sum(price * qty for price, qty in fills)
     filled = sum(qty for _, qty in fills)
-    text = avg_price(market(tick), notional, filled)
+    text = market(tick).avg_price_text(notional, filled)
     assert text is not None and PLAIN.match(text)
     exact = Decimal(notional) * Decimal(tick) / Decimal(filled)  # 28 digits: plenty here
-    places = max(0, -int(Decimal(tick).as_tuple().exponent)) + AVG_PRICE_EXTRA_PLACES
+    places = max(0, -int(Decimal(tick).as_tuple().exponent)) + AVG_EXTRA_PLACES
     assert abs(Decimal(text) - exact) <= Decimal(1).scaleb(-places) / 2
     low, high = min(p for p, _ in fills), max(p for p, _ in fills)
     assert Decimal(low) * Decimal(tick) <= Decimal(text) <= Decimal(high) * Decimal(tick)
