@@ -151,17 +151,24 @@ async def run_tui(config: PeerConfig) -> int:
         _exit_soon(0)
         app.exit()
 
+    def arm_deadline() -> bool:
+        """Once a stop begins: end the process after the longest a stop may take, whatever
+        the screen does. False if a stop had already begun."""
+        nonlocal stopping
+        if stopping:
+            return False
+        stopping = True
+        _exit_soon(0, STOP_WITHIN + EXIT_GRACE)
+        return True
+
     def on_signal(signum: int, frame: object) -> None:
         # A Python-level handler rather than the loop's: it runs even while the loop is stuck
-        # (with its terminal gone, Textual's teardown can block writing to it), so the
-        # process ends within the bound of a stop whatever the screen does. The leave runs
-        # first, while the loop is free.
-        if not stopping.is_set():
-            stopping.set()
-            _exit_soon(0, STOP_WITHIN + EXIT_GRACE)
+        # (with its terminal gone, Textual's teardown can block writing to it). The leave
+        # runs first, while the loop is free.
+        if arm_deadline():
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(leave_then_exit()))
 
-    stopping = threading.Event()
+    stopping = False
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
@@ -174,9 +181,7 @@ async def run_tui(config: PeerConfig) -> int:
         if node.failed.done():
             await node.abort()
         else:
-            if not stopping.is_set():
-                stopping.set()
-                _exit_soon(0, STOP_WITHIN + EXIT_GRACE)
+            arm_deadline()
             logging.getLogger("dex").info("leaving the cluster")
             await node.stop()
     code = 0

@@ -56,7 +56,8 @@ SLOW_TURN = 0.1  # seconds: a turn slower than this is logged
 LEAVE_WITHIN = 3.0  # seconds a clean leave may take before the peer stops regardless
 CLOSE_STEP_WITHIN = 1.0  # seconds each part of closing (tasks, discovery, links...) may take
 TURN_END_WITHIN = 1.0  # seconds the turn in hand may take to finish when the peer stops
-STOP_WITHIN = LEAVE_WITHIN + TURN_END_WITHIN + 5 * CLOSE_STEP_WITHIN  # the longest stop()
+CLOSE_PARTS = 5  # what _close bounds one by one: tasks, discovery, grape, links, RPC server
+STOP_WITHIN = LEAVE_WITHIN + TURN_END_WITHIN + CLOSE_PARTS * CLOSE_STEP_WITHIN  # longest stop()
 STORE_FILES = [FILE, FILE + "-wal", FILE + "-shm"]
 
 

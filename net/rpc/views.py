@@ -9,7 +9,7 @@ afterwards, so later commands cannot leak into it and a repeated submit (the eng
 back the first ``Done``) renders exactly as the first one did.
 
 Average prices are the market's own too (``Market.avg_price_text``: exact when the quotient
-ends, else rounded half-even to the tick's places plus 8).
+ends, else rounded half-even to the tick's places plus ``engine.units.AVG_EXTRA_PLACES``).
 """
 
 from typing import TypeVar
