@@ -11,6 +11,7 @@ before a command is built (``units``).
 from collections.abc import Callable
 from typing import Final
 
+from .accounts import MAX_FEE_BPS, parse_grant
 from .errors import InvalidInput
 from .records import Record, mypyc_attr
 from .units import MAX_UNITS, parse_decimal
@@ -121,7 +122,46 @@ class Amend(Record):
         self.price = price  # new limit price, ticks
 
 
-Command = CreateMarket | Submit | Cancel | CancelAll | Amend
+@mypyc_attr(acyclic=True)
+class Configure(Record):
+    """Turn money on (once, before any order): what every new account is granted
+    (``"BTC=10,USD=1000"``, amounts in decimal) and the fee rates in basis points."""
+
+    _fields = ("grant", "maker_fee_bps", "taker_fee_bps")
+    __slots__ = _fields
+
+    def __init__(self, grant: str, maker_fee_bps: int = 0, taker_fee_bps: int = 0) -> None:
+        self.grant = grant
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+
+
+@mypyc_attr(acyclic=True)
+class OpenAccount(Record):
+    """Give trader ``owner`` an account, credited with the grant."""
+
+    _fields = ("owner",)
+    __slots__ = _fields
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+
+
+@mypyc_attr(acyclic=True)
+class Transfer(Record):
+    """Move ``amount`` units of ``asset`` from ``owner``'s available balance to ``to``."""
+
+    _fields = ("owner", "to", "asset", "amount")
+    __slots__ = _fields
+
+    def __init__(self, owner: str, to: str, asset: str, amount: int) -> None:
+        self.owner = owner
+        self.to = to
+        self.asset = asset
+        self.amount = amount  # the asset's units (``engine.accounts``)
+
+
+Command = CreateMarket | Submit | Cancel | CancelAll | Amend | Configure | OpenAccount | Transfer
 
 _OPS: dict[str, type[Record]] = {
     "create_market": CreateMarket,
@@ -129,6 +169,9 @@ _OPS: dict[str, type[Record]] = {
     "cancel": Cancel,
     "cancel_all": CancelAll,
     "amend": Amend,
+    "configure": Configure,
+    "open_account": OpenAccount,
+    "transfer": Transfer,
 }
 _OP_OF = {cls: op for op, cls in _OPS.items()}
 
@@ -265,11 +308,31 @@ def _parse_amend(obj: dict) -> Amend:
     return amend
 
 
+def _parse_configure(obj: dict) -> Configure:
+    grant = obj.get("grant", "")
+    if not isinstance(grant, str):
+        raise InvalidInput("grant", "expected ASSET=AMOUNT,... such as BTC=10,USD=1000")
+    parse_grant(grant)
+    fees = [obj.get(field, 0) for field in ("maker_fee_bps", "taker_fee_bps")]
+    for field, value in zip(("maker_fee_bps", "taker_fee_bps"), fees, strict=True):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FEE_BPS:
+            raise InvalidInput(field, f"expected basis points from 0 to {MAX_FEE_BPS}")
+    return Configure(grant, fees[0], fees[1])
+
+
+def _parse_transfer(obj: dict) -> Transfer:
+    return Transfer(_name(obj, "owner"), _name(obj, "to"), _name(obj, "asset"),
+                    _units(obj, "amount"))  # fmt: skip
+
+
 _PARSERS: dict[str, Callable[[dict], Command]] = {
     "create_market": _parse_create_market,
     "submit": _parse_submit,
     "cancel": _parse_cancel,
     "cancel_all": _parse_cancel_all,
     "amend": _parse_amend,
+    "configure": _parse_configure,
+    "open_account": lambda obj: OpenAccount(_name(obj, "owner")),
+    "transfer": _parse_transfer,
 }
 _FIELDS = {op: cls._fields for op, cls in _OPS.items()}

@@ -240,13 +240,57 @@ class Done(Record):
         self.duplicate = duplicate
 
 
-Event = MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done
+@mypyc_attr(acyclic=True)
+class Configured(Record):
+    """Money is on: ``grant`` is each new account's, in units per asset (asset, units)."""
+
+    _fields = ("grant", "maker_fee_bps", "taker_fee_bps", "index")
+    __slots__ = _fields
+
+    def __init__(
+        self, grant: tuple[tuple[str, int], ...], maker_fee_bps: int, taker_fee_bps: int,
+        index: int,
+    ) -> None:  # fmt: skip
+        self.grant = grant
+        self.maker_fee_bps = maker_fee_bps
+        self.taker_fee_bps = taker_fee_bps
+        self.index = index
+
+
+@mypyc_attr(acyclic=True)
+class AccountOpened(Record):
+    _fields = ("owner", "index")
+    __slots__ = _fields
+
+    def __init__(self, owner: str, index: int) -> None:
+        self.owner = owner
+        self.index = index
+
+
+@mypyc_attr(acyclic=True)
+class Transferred(Record):
+    _fields = ("owner", "to", "asset", "amount", "index")
+    __slots__ = _fields
+
+    def __init__(self, owner: str, to: str, asset: str, amount: int, index: int) -> None:
+        self.owner = owner
+        self.to = to
+        self.asset = asset
+        self.amount = amount  # the asset's units
+        self.index = index
+
+
+Event = (
+    MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done | Configured
+    | AccountOpened | Transferred
+)  # fmt: skip
 
 REJECT_INVALID: Final = "invalid"
 REJECT_NOT_FOUND: Final = "not_found"
 REJECT_FORBIDDEN: Final = "forbidden"
 REJECT_WOULD_CROSS: Final = "would_cross"
 REJECT_UNFILLABLE: Final = "unfillable"
+REJECT_INSUFFICIENT_FUNDS: Final = "insufficient_funds"
 
 CANCEL_USER: Final = "user"
 CANCEL_UNFILLED: Final = "unfilled"  # IOC or market remainder

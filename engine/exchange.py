@@ -14,6 +14,13 @@ submit's :class:`Done` again (flagged ``duplicate``) and changes nothing. Finish
 are remembered for the last ``history_limit`` of them (oldest forgotten first, a
 deterministic rule), which is also the window in which a client id deduplicates.
 
+Money (``engine.accounts``): once configured, every order holds what it can spend when it
+is entered (a buy its price x qty of quote, a market buy without a price everything
+available, a sell its qty of base), each fill settles both sides at the trade price and
+gives the buyer back what it held above it, and whatever an order still holds when it
+leaves the book (cancel, IOC remainder, rejection) is released. A trader without enough
+is rejected with ``insufficient_funds``, naming the asset and the shortfall.
+
 The matching loop is written for speed (locals instead of attribute chains, few calls per
 order) and is typed so that mypyc can compile it; the rules it implements are spelled out
 in ``docs/engine.md``.
@@ -23,25 +30,41 @@ import hashlib
 from typing import Final
 
 from . import snapshot
+from .accounts import Asset, Ledger, parse_grant
 from .book import BookSide
-from .commands import Amend, Cancel, CancelAll, Command, CreateMarket, Submit
+from .commands import (
+    Amend,
+    Cancel,
+    CancelAll,
+    Command,
+    Configure,
+    CreateMarket,
+    OpenAccount,
+    Submit,
+    Transfer,
+)
+from .errors import InvalidInput
 from .events import (
     CANCEL_SELF_TRADE,
     CANCEL_UNFILLED,
     CANCEL_USER,
     REJECT_FORBIDDEN,
+    REJECT_INSUFFICIENT_FUNDS,
     REJECT_INVALID,
     REJECT_NOT_FOUND,
     REJECT_UNFILLABLE,
     REJECT_WOULD_CROSS,
     Accepted,
+    AccountOpened,
     Amended,
     Cancelled,
+    Configured,
     Done,
     Event,
     MarketCreated,
     Rejected,
     Trade,
+    Transferred,
 )
 from .markets import Market
 from .orders import (
@@ -82,6 +105,7 @@ class Exchange:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.applied_index = 0
+        self.ledger = Ledger()  # assets, grant, fees (balances are on the owners)
 
     # ------------------------------------------------------------------ applying
 
@@ -171,30 +195,114 @@ class Exchange:
             self._amend(command, index, events)
         elif isinstance(command, CancelAll):
             self._cancel_all(command, index, events)
+        elif isinstance(command, Transfer):
+            self._transfer(command, index, events)
+        elif isinstance(command, OpenAccount):
+            self._open_account(command, index, events)
         elif isinstance(command, CreateMarket):
             self._create_market(command, index, events)
+        elif isinstance(command, Configure):
+            self._configure(command, index, events)
         else:
             raise TypeError(f"not a command: {command!r}")
         return events
 
     def _create_market(self, cmd: CreateMarket, index: int, events: list) -> None:
+        market = Market(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, self.trade_history)
+        ledger = self.ledger
+        problem = ""
         if cmd.symbol in self.markets:
+            problem = f"symbol: market {cmd.symbol} already exists"
+        elif cmd.base == cmd.quote:
+            problem = "quote: must differ from the base asset"
+        elif why := ledger.need_places(cmd.base, market.base_places()):
+            problem = f"lot: {why}"
+        elif why := ledger.need_places(cmd.quote, market.quote_places()):
+            problem = f"tick: {why}"
+        if problem:
+            events.append(Rejected("create_market", None, None, "", REJECT_INVALID, problem, index))
+            return
+        for name, places in ((cmd.base, market.base_places()), (cmd.quote, market.quote_places())):
+            _, new = ledger.add_places(name, places)
+            if new:  # every account gets a zero balance of it
+                for account in self.owners.values():
+                    if account.funded:
+                        account.available.append(0)
+                        account.held.append(0)
+        self.markets[cmd.symbol] = market
+        for each in self.markets.values():  # an asset's unit may have become finer
+            each.set_units(ledger.by_name[each.base], ledger.by_name[each.quote])
+        events.append(MarketCreated(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, index))
+
+    def _configure(self, cmd: Configure, index: int, events: list) -> None:
+        ledger = self.ledger
+        problem = ""
+        grant = [0] * len(ledger.assets)
+        if ledger.on:
+            problem = "grant: the exchange holds money already"
+        elif self.next_order_id > 1:
+            problem = "grant: orders were entered before money was turned on"
+        else:
+            try:
+                for name, amount in parse_grant(cmd.grant):
+                    asset = ledger.asset(name)
+                    if asset is None:
+                        raise InvalidInput("grant", f"no market trades {name}")
+                    grant[asset.asset_id] = asset.units(amount, f"grant {name}")
+            except InvalidInput as error:
+                problem = str(error)
+        if problem:
+            events.append(Rejected("configure", None, None, "", REJECT_INVALID, problem, index))
+            return
+        ledger.on = True
+        ledger.grant = grant
+        ledger.maker_bps, ledger.taker_bps = cmd.maker_fee_bps, cmd.taker_fee_bps
+        granted = tuple((asset.name, grant[asset.asset_id]) for asset in ledger.assets)
+        events.append(Configured(granted, cmd.maker_fee_bps, cmd.taker_fee_bps, index))
+
+    def _open_account(self, cmd: OpenAccount, index: int, events: list) -> None:
+        ledger = self.ledger
+        account = self.owner(cmd.owner)
+        problem = ""
+        if not ledger.on:
+            problem = "owner: this exchange holds no money (it was never configured)"
+        elif account.funded:
+            problem = f"owner: {cmd.owner} has an account already"
+        if problem:
             events.append(
-                Rejected(
-                    "create_market",
-                    None,
-                    None,
-                    "",
-                    REJECT_INVALID,
-                    f"symbol: market {cmd.symbol} already exists",
-                    index,
-                )
+                Rejected("open_account", None, None, cmd.owner, REJECT_INVALID, problem, index)
             )
             return
-        self.markets[cmd.symbol] = Market(
-            cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, self.trade_history
-        )
-        events.append(MarketCreated(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, index))
+        account.funded = True
+        account.available = list(ledger.grant)
+        account.held = [0] * len(ledger.grant)
+        for asset_id, amount in enumerate(ledger.grant):
+            ledger.granted[asset_id] += amount
+        events.append(AccountOpened(cmd.owner, index))
+
+    def _transfer(self, cmd: Transfer, index: int, events: list) -> None:
+        sender = self.owners.get(cmd.owner)
+        receiver = self.owners.get(cmd.to)
+        asset = self.ledger.asset(cmd.asset)
+        code, problem = REJECT_INVALID, ""
+        if sender is None or not sender.funded:
+            problem = f"owner: {cmd.owner} has no account"
+        elif asset is None:
+            problem = f"asset: unknown asset {cmd.asset}"
+        elif receiver is None or not receiver.funded:
+            code, problem = REJECT_NOT_FOUND, f"to: no trader named {cmd.to}"
+        elif receiver is sender:
+            problem = "to: a transfer to oneself changes nothing"
+        elif sender.available[asset.asset_id] < cmd.amount:
+            code = REJECT_INSUFFICIENT_FUNDS
+            problem = _shortfall(asset, cmd.amount, sender.available[asset.asset_id])
+        if problem:
+            events.append(Rejected("transfer", None, None, cmd.owner, code, problem, index))
+            return
+        assert asset is not None and sender is not None and receiver is not None
+        sender.available[asset.asset_id] -= cmd.amount
+        receiver.available[asset.asset_id] += cmd.amount
+        events.append(Transferred(cmd.owner, cmd.to, cmd.asset, cmd.amount, index))
 
     def _submit(self, cmd: Submit, index: int, events: list) -> None:
         owner, client_id = cmd.owner, cmd.client_id
@@ -229,6 +337,11 @@ class Exchange:
         if market is None:
             self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
             return
+        if self.ledger.on:
+            code, problem = self._hold(order, market, account)
+            if problem:
+                self._reject(order, code, problem, events)
+                return
         events.append(
             Accepted(
                 order_id,
@@ -259,11 +372,13 @@ class Exchange:
             limit is None or (best <= limit if order.side == "buy" else best >= limit)
         )
         if crosses and order.post_only:
+            self._release(order)
             self._reject(
                 order, REJECT_WOULD_CROSS, "post_only: the order would take liquidity", events
             )
             return
-        if order.tif == "fok" and self._fillable(order, opposite) < order.remaining:
+        if order.tif == "fok" and self._fillable(order, market, opposite) < order.remaining:
+            self._release(order)
             self._reject(
                 order, REJECT_UNFILLABLE, "tif: fill-or-kill order cannot be filled in full", events
             )
@@ -277,8 +392,10 @@ class Exchange:
         reason = None
         if order.remaining == 0:
             order.status = FILLED
+            self._release(order)  # a market buy's unspent budget
             self._retire(order)
         elif stopped_by_stp or order.tif != "gtc":
+            self._release(order)
             reason = CANCEL_SELF_TRADE if stopped_by_stp else CANCEL_UNFILLED
             order.status = CANCELLED
             events.append(
@@ -312,6 +429,11 @@ class Exchange:
         remaining = taker.remaining
         filled = notional = 0
         stopped = False
+        money = self.ledger.on
+        # a market buy without a price spends at most its budget (what was available)
+        budgeted = money and is_buy and limit is None
+        quote_per_notional = market.quote_per_notional
+        broke = False
         while remaining:
             price = side.best
             if price is None or (
@@ -344,6 +466,15 @@ class Exchange:
                     continue
                 maker_left = maker.remaining
                 fill = remaining if remaining < maker_left else maker_left
+                if budgeted:
+                    afford = taker.budget // (price * quote_per_notional)
+                    if afford < fill:
+                        fill = afford
+                        if fill == 0:
+                            broke = True
+                            break
+                if money:
+                    self._settle(taker, maker, fill, price, market)
                 remaining -= fill
                 maker_left -= fill
                 maker.remaining = maker_left
@@ -386,30 +517,38 @@ class Exchange:
                 side.drop_level(price)
             else:
                 level.advance(head)
-            if stopped:
+            if stopped or broke:
                 break
         taker.remaining = remaining
         taker.filled += filled
         taker.notional += notional
         return stopped
 
-    def _fillable(self, taker: Order, side: BookSide) -> int:
+    def _fillable(self, taker: Order, market: Market, side: BookSide) -> int:
         """How much of ``taker`` would fill right now (for fill-or-kill), stopping early.
 
         Walks levels, and orders within a level only when self-trade prevention could
-        change the answer; the walk is no longer than the fill it stands for.
+        change the answer; the walk is no longer than the fill it stands for. A market buy
+        without a price stops where its budget would (``_match``).
         """
         need = taker.remaining
         limit = taker.price
         is_buy = taker.side == "buy"
         check_stp = taker.stp != "none"
+        budgeted = self.ledger.on and is_buy and limit is None
+        budget = taker.budget
         total = 0
         for price in side.prices(side.keys.size):  # (FOK is rare: a list of them will do)
             if limit is not None and (price > limit if is_buy else price < limit):
                 break
             level = side.levels[price]
+            lot_cost = price * market.quote_per_notional
             if not check_stp:
-                total += level.qty
+                take = level.qty
+                if budgeted and budget // lot_cost < take:
+                    return total + budget // lot_cost
+                budget -= take * lot_cost
+                total += take
             else:
                 for maker in level.orders:
                     if not maker.live:
@@ -418,12 +557,87 @@ class Exchange:
                         if taker.stp != "cancel_maker":
                             return total  # the taker would be cancelled here
                         continue
-                    total += maker.remaining
+                    take = maker.remaining
+                    if budgeted and budget // lot_cost < take:
+                        return total + budget // lot_cost
+                    budget -= take * lot_cost
+                    total += take
                     if total >= need:
                         return total
             if total >= need:
                 break
         return total
+
+    # ------------------------------------------------------------------ money
+
+    def _hold(self, order: Order, market: Market, account: Owner) -> tuple[str, str]:
+        """Hold what a new order can spend: ("", "") or the rejection's (code, reason)."""
+        if not account.funded:
+            return REJECT_INVALID, f"owner: {order.owner} has no account"
+        if order.side == "buy":
+            asset_id = market.quote_id
+            price = order.price
+            if price is None:  # a market buy without a price: all that is available
+                per = 0
+                need = order.budget = account.available[asset_id]
+                if need == 0:
+                    asset = self.ledger.assets[asset_id]
+                    return REJECT_INSUFFICIENT_FUNDS, f"{asset.name}: none available"
+            else:
+                per = price * market.quote_per_notional
+                need = order.qty * per
+        else:
+            asset_id = market.base_id
+            per = market.base_per_lot
+            need = order.qty * per
+        have = account.available[asset_id]
+        if have < need:
+            order.budget = 0
+            return REJECT_INSUFFICIENT_FUNDS, _shortfall(self.ledger.assets[asset_id], need, have)
+        account.available[asset_id] = have - need
+        account.held[asset_id] += need
+        order.hold_asset = asset_id
+        order.hold_per_lot = per
+        return "", ""
+
+    def _release(self, order: Order) -> None:
+        """Give back what an order leaving the book still holds (nothing without money)."""
+        amount = order.remaining * order.hold_per_lot + order.budget
+        if amount:
+            account = order.account
+            account.held[order.hold_asset] -= amount
+            account.available[order.hold_asset] += amount
+            order.budget = 0
+
+    def _settle(self, taker: Order, maker: Order, fill: int, price: int, market: Market) -> None:
+        """Move the money of one fill: the buyer pays quote out of its hold (and gets back
+        what it held above the trade price), the seller delivers base out of its hold, each
+        receives the other's, less its fee (maker or taker rate) into the fee account."""
+        ledger = self.ledger
+        base_id, quote_id = market.base_id, market.quote_id
+        base_amount = fill * market.base_per_lot
+        quote_amount = fill * price * market.quote_per_notional
+        if taker.side == "buy":
+            buyer, seller = taker, maker
+        else:
+            buyer, seller = maker, taker
+        paying, delivering = buyer.account, seller.account
+        if buyer.hold_per_lot:
+            spent = fill * buyer.hold_per_lot
+            paying.held[quote_id] -= spent
+            paying.available[quote_id] += spent - quote_amount
+        else:  # a market buy spending its budget
+            buyer.budget -= quote_amount
+            paying.held[quote_id] -= quote_amount
+        delivering.held[base_id] -= base_amount
+        buyer_fee = ledger.fee(base_amount, buyer is maker)
+        seller_fee = ledger.fee(quote_amount, seller is maker)
+        paying.available[base_id] += base_amount - buyer_fee
+        delivering.available[quote_id] += quote_amount - seller_fee
+        if buyer_fee:
+            ledger.fees[base_id] += buyer_fee
+        if seller_fee:
+            ledger.fees[quote_id] += seller_fee
 
     def _cancel(self, cmd: Cancel, index: int, events: list) -> None:
         if cmd.order_id is not None:
@@ -472,6 +686,18 @@ class Exchange:
             and (best <= price if order.side == "buy" else best >= price)
         ):
             code, problem = REJECT_WOULD_CROSS, "price: a post-only order would take liquidity"
+        per = order.hold_per_lot
+        if not problem and per:  # money: hold the difference, or give it back
+            market = self.markets[order.market]
+            per = price * market.quote_per_notional if order.side == "buy" else per
+            delta = (qty - order.filled) * per - order.remaining * order.hold_per_lot
+            have = order.account.available[order.hold_asset]
+            if delta > have:
+                asset = self.ledger.assets[order.hold_asset]
+                code, problem = REJECT_INSUFFICIENT_FUNDS, _shortfall(asset, delta, have)
+            else:
+                order.account.available[order.hold_asset] = have - delta
+                order.account.held[order.hold_asset] += delta
         if problem:
             events.append(
                 Rejected(
@@ -479,6 +705,7 @@ class Exchange:
                 )
             )
             return
+        order.hold_per_lot = per
         keeps_place = price == old_price and qty < order.qty
         if keeps_place:  # smaller at the same price: reduce in place
             assert order.level is not None
@@ -504,6 +731,7 @@ class Exchange:
                     order.side, order.type, order.price, order.qty, order.tif,
                     order.post_only, order.stp, index)  # fmt: skip
         new.filled, new.notional, new.status = order.filled, order.notional, order.status
+        new.hold_asset, new.hold_per_lot = order.hold_asset, order.hold_per_lot
         new.outcome = order.outcome
         self.orders.put(new)
         if order.client_id is not None:
@@ -548,6 +776,7 @@ class Exchange:
 
     def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
         """Finish an order already out of the book as cancelled."""
+        self._release(order)
         order.status = CANCELLED
         events.append(
             Cancelled(order.order_id, order.owner, order.market, order.remaining, reason, index)
@@ -669,6 +898,48 @@ class Exchange:
         owned = [] if account is None else account.open_by_id()
         return [order.view() for order in owned if market is None or order.market == market]
 
+    def balances(self, owner: str) -> list[tuple[str, int, int]]:
+        """(asset, available, held) in units, every asset in order; [] without an account."""
+        account = self.owners.get(owner)
+        if account is None or not account.funded:
+            return []
+        return [(asset.name, account.available[asset.asset_id], account.held[asset.asset_id])
+                for asset in self.ledger.assets]  # fmt: skip
+
+    def asset(self, name: str) -> Asset | None:
+        """An asset (its unit, ``units`` and ``text`` conversions), or None."""
+        return self.ledger.asset(name)
+
+    def totals(self) -> dict[str, int]:
+        """Per asset: every account's available and held plus the fee account. Equal to
+        :meth:`granted` at every index: money is only ever moved."""
+        ledger = self.ledger
+        sums = list(ledger.fees)
+        for account in self.owners.values():
+            if account.funded:
+                for asset_id in range(len(sums)):
+                    sums[asset_id] += account.available[asset_id] + account.held[asset_id]
+        return {asset.name: sums[asset.asset_id] for asset in ledger.assets}
+
+    def granted(self) -> dict[str, int]:
+        """Per asset: the sum of every grant made."""
+        return {asset.name: self.ledger.granted[asset.asset_id] for asset in self.ledger.assets}
+
+    def max_qty(self, owner: str, symbol: str, side: str, price: int | None) -> int | None:
+        """The most lots ``owner`` can buy at ``price`` ticks (or sell) with what is
+        available now; None when this exchange holds no money or the market is unknown."""
+        market = self.markets.get(symbol)
+        account = self.owners.get(owner)
+        if market is None or not self.ledger.on:
+            return None
+        if account is None or not account.funded:
+            return 0
+        if side == "sell":
+            return account.available[market.base_id] // market.base_per_lot
+        if price is None:
+            return None
+        return account.available[market.quote_id] // (price * market.quote_per_notional)
+
     def recent_trades(self, symbol: str, since: int = 0, limit: int = 100) -> list[Trade]:
         """Remembered trades of a market with ``trade_id > since``, oldest first."""
         return [t for t in self.markets[symbol].trades if t.trade_id > since][:limit]
@@ -689,3 +960,9 @@ class Exchange:
     def digest(self) -> str:
         """Hex SHA-256 of the canonical state: equal on every peer at the same index."""
         return hashlib.sha256(snapshot.dump(self)).hexdigest()
+
+
+def _shortfall(asset: Asset, need: int, have: int) -> str:
+    """The reason of an ``insufficient_funds`` rejection: the asset and how much is missing."""
+    return (f"{asset.name}: short by {asset.text(need - have)} (needs {asset.text(need)}, "
+            f"available {asset.text(have)})")  # fmt: skip

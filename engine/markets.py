@@ -8,6 +8,7 @@ a price is a count of ticks and a quantity a count of lots.
 from collections import deque
 from decimal import Decimal
 
+from .accounts import Asset, places_of
 from .book import Book
 from .units import average_text, from_units, to_units
 
@@ -15,10 +16,14 @@ from .units import average_text, from_units, to_units
 class Market:
     __slots__ = (
         "base",
+        "base_id",
+        "base_per_lot",
         "book",
         "lot",
         "lot_step",
         "quote",
+        "quote_id",
+        "quote_per_notional",
         "symbol",
         "tick",
         "tick_step",
@@ -36,7 +41,24 @@ class Market:
         self.tick_step = Decimal(tick)
         self.lot_step = Decimal(lot)
         self.book = Book()
+        # Money (engine.accounts): the assets' ids, and their units per lot of base and
+        # per tick x lot of quote; set by ``set_units`` before the market is used.
+        self.base_id = self.quote_id = 0
+        self.base_per_lot = self.quote_per_notional = 1
         self.trades: deque = deque(maxlen=trade_history)  # recent Trade events, oldest first
+
+    def base_places(self) -> int:
+        """Decimal places the base asset's unit needs for this market's amounts."""
+        return places_of(self.lot_step)
+
+    def quote_places(self) -> int:
+        return places_of(self.tick_step * self.lot_step)
+
+    def set_units(self, base: Asset, quote: Asset) -> None:
+        """Use these assets (whose units divide this market's steps) for its money."""
+        self.base_id, self.quote_id = base.asset_id, quote.asset_id
+        self.base_per_lot = int(self.lot_step.scaleb(base.places))
+        self.quote_per_notional = int((self.tick_step * self.lot_step).scaleb(quote.places))
 
     def price_units(self, value: object, field: str = "price") -> int:
         """A decimal price (string or JSON integer) as ticks, or InvalidInput."""

@@ -37,7 +37,9 @@ def _hash_keeping_dict() -> dict:
 
 
 class Owner:
-    """One trader's orders: the open ones, and every remembered one by client id.
+    """One trader's orders (the open ones, and every remembered one by client id) and, once
+    the trader has an account (``funded``), its balances: ``available`` and ``held`` units
+    per asset id (``engine.accounts``).
 
     Kept per owner (rather than one table keyed by (owner, client id)) so the hot path
     touches small tables and each order can point at its owner's directly.
@@ -50,11 +52,14 @@ class Owner:
     by order id.
     """
 
-    __slots__ = ("by_client", "open")
+    __slots__ = ("available", "by_client", "funded", "held", "open")
 
     def __init__(self) -> None:
         self.open: list[Order] = []  # the owner's live orders, each at its ``slot``
         self.by_client: dict[str, Order] = _hash_keeping_dict()
+        self.funded = False
+        self.available: list[int] = []  # per asset id, once funded
+        self.held: list[int] = []  # per asset id: what open orders may still spend
 
     def add_open(self, order: "Order") -> None:
         order.slot = len(self.open)
@@ -81,8 +86,11 @@ def _order_id(order: "Order") -> int:
 class Order:
     __slots__ = (
         "account",
+        "budget",
         "client_id",
         "filled",
+        "hold_asset",
+        "hold_per_lot",
         "index",
         "level",
         "live",
@@ -140,6 +148,12 @@ class Order:
         self.level: Level | None = None  # the price level it sits in, while live
         self.slot = 0  # its position in its owner's open list, while live
         self.outcome: Done | None = None  # the Done its submit returned, for duplicates
+        # Money, when the exchange holds it: each remaining lot holds ``hold_per_lot`` units
+        # of asset ``hold_asset`` (a buy: its price in quote; a sell: one lot of base). A
+        # market buy without a price holds a ``budget`` instead (hold_per_lot 0).
+        self.hold_asset = 0
+        self.hold_per_lot = 0
+        self.budget = 0
 
     def view(self) -> "OrderView":
         return OrderView(

@@ -14,6 +14,7 @@ A snapshot can arrive from another peer, so :func:`load` checks its shape and ra
 import json
 from typing import TYPE_CHECKING, Final
 
+from .accounts import MAX_FEE_BPS
 from .commands import ORDER_TYPES, SIDES, STP_MODES, TIFS, parse_command
 from .errors import InvalidInput
 from .events import Done, Trade
@@ -23,7 +24,7 @@ from .orders import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, RESTING, Orde
 if TYPE_CHECKING:
     from .exchange import Exchange
 
-HEADER: Final = b"dex-engine-snapshot/1\n"
+HEADER: Final = b"dex-engine-snapshot/2\n"
 
 
 def _done_row(done: Done) -> list:
@@ -70,6 +71,18 @@ def dump(exchange: "Exchange") -> bytes:
             ]
         )
     finished = [_order_row(order) for order in exchange.finished_orders()]
+    ledger = exchange.ledger
+    money = [
+        ledger.on,
+        ledger.maker_bps,
+        ledger.taker_bps,
+        [[asset.name, asset.places] for asset in ledger.assets],
+        ledger.grant,
+        ledger.granted,
+        ledger.fees,
+        sorted([name, account.available, account.held]
+               for name, account in exchange.owners.items() if account.funded),
+    ]  # fmt: skip
     state = [
         exchange.history_limit,
         exchange.trade_history,
@@ -78,6 +91,7 @@ def dump(exchange: "Exchange") -> bytes:
         exchange.applied_index,
         markets,
         finished,
+        money,
     ]
     return HEADER + json.dumps(state, separators=(",", ":"), ensure_ascii=True).encode()
 
@@ -162,22 +176,33 @@ def _market(row: object, exchange: "Exchange") -> tuple[Market, list, list, list
 def load(data: object, exchange: "Exchange") -> None:
     """Fill a fresh ``exchange`` with the state in ``data``."""
     if not isinstance(data, bytes) or not data.startswith(HEADER):
-        raise InvalidInput("snapshot", "not a dex engine snapshot (version 1)")
+        raise InvalidInput("snapshot", "not a dex engine snapshot (version 2)")
     try:
         (history_limit, trade_history, next_order_id, next_trade_id, applied_index, markets,
-         finished) = _typed(json.loads(data[len(HEADER):]), (int, int, int, int, int, list, list),
-                            "state")  # fmt: skip
+         finished, money) = _typed(json.loads(data[len(HEADER):]),
+                                   (int, int, int, int, int, list, list, list),
+                                   "state")  # fmt: skip
         _check(min(history_limit, trade_history, next_order_id, next_trade_id) > 0, "settings")
         _check(applied_index >= 0, "applied index")
         exchange.history_limit, exchange.trade_history = history_limit, trade_history
         exchange.next_order_id, exchange.next_trade_id = next_order_id, next_trade_id
         exchange.applied_index = applied_index
+        _money(money, exchange)
+        ledger = exchange.ledger
         for row in markets:
             market, bids, asks, trades = _market(row, exchange)
+            base, quote = ledger.asset(market.base), ledger.asset(market.quote)
+            _check(base is not None and quote is not None, "market assets")
+            assert base is not None and quote is not None
+            _check(market.base_places() <= base.places, "base unit")
+            _check(market.quote_places() <= quote.places, "quote unit")
+            market.set_units(base, quote)
             exchange.markets[market.symbol] = market
             for side, rows in ((market.book.bids, bids), (market.book.asks, asks)):
                 for order_row in rows:
                     order = _resting(order_row, exchange, market, side.is_bid)
+                    if ledger.on:
+                        _holds(order, market)
                     side.rest(order)
                     exchange.orders.put(order)
                     order.account.add_open(order)
@@ -191,6 +216,10 @@ def load(data: object, exchange: "Exchange") -> None:
             bid, ask = market.book.bids.best, market.book.asks.best
             _check(bid is None or ask is None or bid < ask, "a crossed book")
             _check(all(t.trade_id < next_trade_id for t in market.trades), "trade id counter")
+        _check(len(ledger.assets) == len({m.base for m in exchange.markets.values()}
+                                          | {m.quote for m in exchange.markets.values()}),
+               "assets without a market")  # fmt: skip
+        _check_holds(exchange)
         remembered = exchange.orders.values()  # by id
         _check(not remembered or remembered[-1].order_id < next_order_id, "order id counter")
         for order in remembered:
@@ -199,3 +228,60 @@ def load(data: object, exchange: "Exchange") -> None:
                 order.account.by_client[order.client_id] = order
     except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as exc:
         raise InvalidInput("snapshot", f"malformed: {exc}") from None
+
+
+def _money(row: object, exchange: "Exchange") -> None:
+    """The ledger and the accounts, from their rows (before the markets and orders)."""
+    on, maker_bps, taker_bps, assets, grant, granted, fees, accounts = _typed(
+        row, (bool, int, int, list, list, list, list, list), "money"
+    )
+    _check(0 <= maker_bps <= MAX_FEE_BPS and 0 <= taker_bps <= MAX_FEE_BPS, "fee rates")
+    ledger = exchange.ledger
+    for asset_row in assets:
+        name, places = _typed(asset_row, (str, int), "asset")
+        _check(0 <= places <= 40 and ledger.asset(name) is None, "asset")
+        ledger.add_places(name, places)
+    n = len(ledger.assets)
+    ledger.on, ledger.maker_bps, ledger.taker_bps = on, maker_bps, taker_bps
+    ledger.grant, ledger.granted, ledger.fees = (_amounts(r, n) for r in (grant, granted, fees))
+    previous = ""
+    for account_row in accounts:
+        name, available, held = _typed(account_row, (str, list, list), "account")
+        _check(on and name > previous, "accounts in order")
+        previous = name
+        account = exchange.owner(name)
+        account.funded = True
+        account.available, account.held = _amounts(available, n), _amounts(held, n)
+
+
+def _amounts(row: object, n: int) -> list[int]:
+    """A list of ``n`` non-negative integers."""
+    values = _typed(row, (int,) * n, "amounts")
+    _check(all(value >= 0 for value in values), "a negative amount")
+    return values
+
+
+def _holds(order: Order, market: Market) -> None:
+    """A restored resting order's hold: a buy holds its price in quote per lot, a sell one
+    lot of base (what ``Exchange._hold`` set when it was entered, and amends kept)."""
+    if order.side == "buy":
+        assert order.price is not None
+        order.hold_asset = market.quote_id
+        order.hold_per_lot = order.price * market.quote_per_notional
+    else:
+        order.hold_asset = market.base_id
+        order.hold_per_lot = market.base_per_lot
+
+
+def _check_holds(exchange: "Exchange") -> None:
+    """Every account holds exactly what its open orders may still spend."""
+    if not exchange.ledger.on:
+        return
+    for name, account in exchange.owners.items():
+        _check(account.funded or not account.open, f"open orders without an account: {name}")
+        if not account.funded:
+            continue
+        expected = [0] * len(account.held)
+        for order in account.open:
+            expected[order.hold_asset] += order.remaining * order.hold_per_lot
+        _check(expected == account.held, f"the holds of {name}")
