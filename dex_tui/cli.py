@@ -26,14 +26,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.accounts import DEFAULT_GRANT
 from net.config import GC_THRESHOLDS, ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
 from net.node import STOP_WITHIN, Node
 from net.recovery import RecoveryError
 from net.storage import StorageError
+from net.traders import KeyFileError, NameTaken
 
 #: What keeps a peer from starting: a one-line message, exit code 2.
-START_ERRORS = (DataDirError, StorageError, ConfigError, RecoveryError)
+START_ERRORS = (DataDirError, StorageError, ConfigError, RecoveryError, KeyFileError)
 EXIT_FAILED = 1  # the peer's loop died
 
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
@@ -63,6 +65,25 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
     p.add_argument("--market", help="market shown first")
     p.add_argument("--cluster", help="join (or found) only a cluster of this name; kept in the "
                    "data dir (default: dex)")  # fmt: skip
+    p.add_argument("--grant", default=DEFAULT_GRANT, metavar="ASSET=AMOUNT,...",
+                   help="founding only: what every newly registered trader receives "
+                   f"(default {DEFAULT_GRANT})")  # fmt: skip
+    p.add_argument(
+        "--maker-fee-bps",
+        type=int,
+        default=0,
+        metavar="BPS",
+        help="founding only: the maker fee, in basis points of what is received",
+    )
+    p.add_argument(
+        "--taker-fee-bps",
+        type=int,
+        default=0,
+        metavar="BPS",
+        help="founding only: the taker fee, in basis points of what is received",
+    )
+    p.add_argument("--api-token", default="",
+                   help="off loopback, RPC writes need it (also DEX_API_TOKEN)")  # fmt: skip
     p.add_argument("--force-new-cluster", action="store_true",
                    help="recovery: keep this peer's state and log and become the only voter "
                    "of its cluster (only when the others are gone for good)")  # fmt: skip
@@ -83,6 +104,10 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
         market=args.market,
         cluster=args.cluster,
         force_new_cluster=args.force_new_cluster,
+        grant=args.grant,
+        maker_fee_bps=args.maker_fee_bps,
+        taker_fee_bps=args.taker_fee_bps,
+        api_token=args.api_token,
     )
     try:
         config.timing = Timing.from_env(os.environ)
@@ -112,6 +137,10 @@ async def run_headless(config: PeerConfig) -> int:
         print(f"dex: ready name={node.name} api={node.api_addr}", flush=True)
         await asyncio.wait([stopped, node.failed], return_when=asyncio.FIRST_COMPLETED)
     ready.cancel()
+    if refused := _refusal(node):
+        print(refused, file=sys.stderr)
+        await node.stop()
+        return 2
     if node.failed.done():
         await node.abort()
         return EXIT_FAILED
@@ -178,14 +207,17 @@ async def run_tui(config: PeerConfig) -> int:
     try:
         await app.run_async()
     finally:
-        if node.failed.done():
+        if node.loop_died:
             await node.abort()
         else:
             arm_deadline()
             logging.getLogger("dex").info("leaving the cluster")
             await node.stop()
     code = 0
-    if node.failed.done():
+    if refused := _refusal(node):
+        print(refused, file=sys.stderr)
+        code = 2
+    elif node.failed.done():
         print(f"dex-tui: error: the peer stopped after a fault: {node.failed.result()!r}; "
               f"see {node.data.path / 'dex.log'}", file=sys.stderr)  # fmt: skip
         code = EXIT_FAILED
@@ -193,6 +225,14 @@ async def run_tui(config: PeerConfig) -> int:
     # spin on it for ever and the interpreter would wait for it at exit: end regardless.
     _exit_soon(code)
     return code
+
+
+def _refusal(node: Node) -> str:
+    """The one-line error of a peer whose name is another key's ("" if it is not)."""
+    failed = node.failed
+    if failed is not None and failed.done() and isinstance(failed.result(), NameTaken):
+        return f"dex-tui: error: {failed.result()}"
+    return ""
 
 
 def _exit_soon(code: int, after: float = EXIT_GRACE) -> None:

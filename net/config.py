@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine import FOUNDING_MARKETS, Configure, Exchange, Rejected
+from engine.accounts import DEFAULT_GRANT, MAX_FEE_BPS
+
 #: The secret of a peer that never leaves this machine. Anything listening beyond loopback
 #: must be given a real one (--secret or DEX_SECRET).
 LOCAL_SECRET = "dex-local-only"
 MIN_SECRET = 16
+MIN_TOKEN = 16
 
 
 #: The cyclic garbage collector's thresholds in a peer process. The engine's objects are
@@ -81,6 +85,10 @@ class PeerConfig:
     market: str | None = None
     cluster: str | None = None  # None: the name the data dir remembers, else "dex"
     force_new_cluster: bool = False
+    grant: str = DEFAULT_GRANT  # founding only: what every newly registered trader receives
+    maker_fee_bps: int = 0  # founding only
+    taker_fee_bps: int = 0
+    api_token: str = ""  # off loopback, RPC writes need it
     max_voters: int = 5
     timing: Timing = field(default_factory=Timing)
 
@@ -109,6 +117,29 @@ class PeerConfig:
             )
         if not 1 <= self.max_voters <= 9:
             raise ConfigError("max voters: between 1 and 9")
+        self.api_token = self.api_token or os.environ.get("DEX_API_TOKEN", "")
+        if self.api_token and len(self.api_token) < MIN_TOKEN:
+            raise ConfigError(f"--api-token: use at least {MIN_TOKEN} characters")
+        self._check_money()
+
+    @property
+    def money(self) -> Configure:
+        """The founding entry's money command (grant and fees)."""
+        return Configure(self.grant, self.maker_fee_bps, self.taker_fee_bps)
+
+    def _check_money(self) -> None:
+        """The grant and fees as the engine will read them: tried on a scratch exchange with
+        the founding markets, so the CLI refuses exactly what founding would."""
+        for option, bps in (("--maker-fee-bps", self.maker_fee_bps),
+                            ("--taker-fee-bps", self.taker_fee_bps)):  # fmt: skip
+            if not 0 <= bps <= MAX_FEE_BPS:
+                raise ConfigError(f"{option}: expected basis points from 0 to {MAX_FEE_BPS}")
+        scratch = Exchange()
+        for index, market in enumerate(FOUNDING_MARKETS, 1):
+            scratch.apply(market, index)
+        for event in scratch.apply(self.money, len(FOUNDING_MARKETS) + 1):
+            if isinstance(event, Rejected):
+                raise ConfigError(f"--grant: {event.reason.removeprefix('grant').lstrip(': ')}")
 
 
 def split_addr(text: str, option: str) -> tuple[str, int]:

@@ -25,33 +25,16 @@ import aiohttp
 from .config import ConfigError, split_addr
 from .rpc.client import RpcClient
 from .rpc.errors import ERR_BAD_REPLY, ERR_TIMEOUT, ERR_UNREACHABLE, RpcError
-from .rpc.framing import SERVICE
+from .rpc.framing import PEER_SERVICE
 
 log = logging.getLogger(__name__)
 
-#: The name dex peers announce for peer links (``--grape`` discovery); its port is the API
-#: port, where the links' websocket lives too.
-PEER_SERVICE = "dex_peer"
 #: Seconds between announcements: well inside a grape's expiry (``--dpa``, 20 s advised).
 ANNOUNCE_EVERY = 1.0
 DEFAULT_TIMEOUT = 5.0
 #: The stock client's error when a name has no peers; callers may switch on it.
 ERR_LOOKUP_EMPTY = "ERR_GRAPE_LOOKUP_EMPTY"
 ERR_GRAPE = "ERR_GRAPE"
-
-
-def own_service(peer_name: str) -> str:
-    """The name one peer answers under alone, ``dex_rpc:<name>``.
-
-    ``dex_rpc`` reaches any peer, but writes are owned by the peer's trader, so a client that
-    places and later cancels an order must reach the same peer both times.
-    """
-    return f"{SERVICE}:{peer_name}"
-
-
-def announced_names(peer_name: str) -> tuple[str, ...]:
-    """Every name a dex peer announces (docs/grenache.md)."""
-    return (SERVICE, own_service(peer_name), PEER_SERVICE)
 
 
 class Grenache:

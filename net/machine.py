@@ -1,20 +1,30 @@
 """The replicated state machine: what every peer builds by applying the committed log.
 
-It is the engine (every market, book and trade) plus small tables the peers need to agree
-on as well: the cluster's identity and member directory (who is who, at which address: a
-newcomer learns everyone from the log), the requests already applied (so a command the node
-had to propose twice, after a leader change, is applied once), and how many trader commands
-were applied (none: the cluster holds only its founding entries and may merge into another,
-see ``docs/node.md``).
+It is the engine (every market, book, trade and balance) plus small tables the peers need
+to agree on as well: the cluster's identity and member directory (who is who, at which
+address: a newcomer learns everyone from the log), the traders (each registered name and
+the key it belongs to, ``net/traders.py``), the requests already applied (so a command the
+node had to propose twice, after a leader change, is applied once), and how many trader
+commands were applied (none: the cluster holds only its founding entries and may merge into
+another, see ``docs/node.md``).
 
 An entry's commands go to the engine in one ``Exchange.apply_batch`` call: the peer's real
 apply path, and the one ``bench/engine.py`` measures from the log's bytes.
 
 Entry payloads (opaque bytes to Raft) are compact JSON objects, one kind per key:
 
-    {"c": [[origin, seq, command], ...]}     engine commands, in order (the JSON-safe form)
+    {"t": [key, signature, [[origin, seq, command], ...]]}   a trader's signed batch
+    {"c": [[origin, seq, command], ...]}     the exchange's own commands (create_market,
+                                             configure: the founding entry), unsigned
     {"m": [node_id, name, addr]}             a member's directory record
     {"cluster": id}                          the founding entry: the cluster's id
+
+A signed batch's commands carry no owner: the machine sets it to the name registered for
+the key that signed, after checking the signature (``net/traders.py``). A batch whose
+signature does not verify is refused whole, and so is any trader command outside a signed
+batch; such refusals are counted (``refused``) and logged, never answered (the origin and
+request number they claim cannot be trusted). Request numbers are de-duplicated per trader
+key, so a member cannot spend another trader's numbers either.
 
 An empty payload is a new leader's no-op. A payload that does not parse is skipped (and
 reported) rather than allowed to stop the peer: every peer skips it alike.
@@ -26,12 +36,15 @@ import logging
 from dataclasses import dataclass
 
 import engine
-from engine import Command, CreateMarket, Event, Exchange, InvalidInput, parse_command
+from engine import Command, Event, Exchange, InvalidInput, OpenAccount, parse_command
+from engine.commands import MAX_NAME
+from net.traders import TRADER_OPS, Verifier
 
 log = logging.getLogger(__name__)
 
-FORMAT = b"dex-machine/1\n"
-DEDUPE_WINDOW = 100_000  # requests per origin remembered for deduplication
+FORMAT = b"dex-machine/2\n"
+DEDUPE_WINDOW = 100_000  # requests per trader (or origin) remembered for deduplication
+SYSTEM_OPS = frozenset({"create_market", "configure"})  # what an unsigned entry may carry
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -64,9 +77,10 @@ def _shaped(value: object, types: tuple[type, ...]) -> bool:
 
 
 class Requests:
-    """Which (origin, seq) were applied, per origin: a sliding window, decided by the log.
+    """Which (who, seq) were applied, per ``who`` (a trader's key, or ``#origin`` for the
+    exchange's own unsigned commands): a sliding window, decided by the log.
 
-    Requests of one origin may commit out of order (a pipelined proposal lost in a leader
+    Requests of one trader may commit out of order (a pipelined proposal lost in a leader
     change and re-proposed), so a high-water mark is not enough; the window keeps every seq
     above ``floor`` and treats anything at or below it as done (too old to be retried).
     """
@@ -74,10 +88,10 @@ class Requests:
     __slots__ = ("floors", "seen")
 
     def __init__(self) -> None:
-        self.seen: dict[int, set[int]] = {}
-        self.floors: dict[int, int] = {}
+        self.seen: dict[str, set[int]] = {}
+        self.floors: dict[str, int] = {}
 
-    def admit(self, origin: int, seq: int) -> bool:
+    def admit(self, origin: str, seq: int) -> bool:
         """True the first time (origin, seq) is applied; records it."""
         seen = self.seen.setdefault(origin, set())
         if seq <= self.floors.get(origin, 0) or seq in seen:
@@ -96,8 +110,8 @@ class Requests:
     def from_json(cls, rows: list) -> "Requests":
         table = cls()
         for origin, floor, seqs in rows:
-            table.floors[int(origin)] = int(floor)
-            table.seen[int(origin)] = {int(s) for s in seqs}
+            table.floors[str(origin)] = int(floor)
+            table.seen[str(origin)] = {int(s) for s in seqs}
         return table
 
 
@@ -109,8 +123,12 @@ class Machine:
         self.cluster_id = ""
         self.members: dict[int, Member] = {}  # everyone who ever joined, removed ones too
         self.requests = self.requests_class()
-        self.trader_commands = 0  # applied commands other than creating a market
+        self.traders: dict[str, str] = {}  # key (hex) -> its registered name
+        self.names: dict[str, str] = {}  # name -> the key it belongs to
+        self.trader_commands = 0  # applied signed commands, registrations aside
+        self.refused = 0  # batches and commands refused unanswered (bad signature, unsigned)
         self.applied_index = 0
+        self.verifier = Verifier()  # (a cache, not replicated state)
 
     @property
     def pristine(self) -> bool:
@@ -128,8 +146,15 @@ class Machine:
         except (ValueError, AttributeError):
             log.error("entry %d: not a dex payload; skipped on every peer", index)
             return []
-        if kind == "c" and isinstance(body, list):
-            return self._commands(index, body)
+        if kind == "t" and _shaped(body, (str, str, list)):
+            key, signature, items = body
+            problem = self.verifier.check(self.cluster_id, key, signature, items)
+            if not problem:
+                return self._commands(index, items, key)
+            self.refused += 1
+            log.warning("entry %d: a batch refused on every peer: %s", index, problem)
+        elif kind == "c" and isinstance(body, list):
+            return self._commands(index, body, None)
         if kind == "m" and _shaped(body, (int, str, str)):
             node_id, name, addr = body
             self.members[node_id] = Member(node_id, name, addr)
@@ -137,10 +162,10 @@ class Machine:
             self.cluster_id = body
         return []
 
-    def _commands(self, index: int, batch: list) -> list[Applied]:
-        """Every request of the entry: duplicates and unparsable ones answered at once, the
-        rest handed to the engine together. (The peer's hot path: plain type checks, one
-        outcome built per request.)"""
+    def _commands(self, index: int, batch: list, key: str | None) -> list[Applied]:
+        """Every request of the entry (signed by ``key``, or the exchange's own when None):
+        duplicates and refused ones answered at once, the rest handed to the engine
+        together. (The peer's hot path: plain type checks, one outcome built per request.)"""
         admit = self.requests.admit
         slots: list[Applied | tuple[int, int]] = []  # (origin, seq): the engine's to answer
         commands: list[Command] = []
@@ -152,15 +177,23 @@ class Machine:
             if type(origin) is not int or type(seq) is not int or type(obj) is not dict:
                 log.error("entry %d: malformed request skipped on every peer", index)
                 continue
-            if not admit(origin, seq):
+            op = obj.get("op")
+            if key is None and op not in SYSTEM_OPS:
+                self.refused += 1  # (not answered: nothing vouches for origin and seq)
+                log.warning("entry %d: an unsigned %r refused on every peer", index, op)
+                continue
+            if not admit(key or f"#{origin}", seq):
                 slots.append(Applied(origin, seq, index, None))
                 continue
             try:
-                command = parse_command(obj)
+                command = self._trader_command(key, obj) if key is not None else parse_command(obj)
             except InvalidInput as exc:
                 slots.append(Applied(origin, seq, index, None, str(exc)))
                 continue
-            if not isinstance(command, CreateMarket):
+            if command is None:  # a register that changed nothing: answered, no events
+                slots.append(Applied(origin, seq, index, []))
+                continue
+            if key is not None and not isinstance(command, OpenAccount):  # (a registration)
                 self.trader_commands += 1
             slots.append((origin, seq))
             commands.append(command)
@@ -172,6 +205,40 @@ class Machine:
             for slot in slots
         ]  # type: ignore[misc]
 
+    def _trader_command(self, key: str, obj: dict) -> Command | None:
+        """The engine command a signed request stands for, owned by the key's name (None: a
+        repeated register); InvalidInput when the trader may not make it."""
+        op = obj.get("op")
+        if op not in TRADER_OPS:
+            raise InvalidInput("op", f"{str(op)[:40]!r} is not a trader command")
+        if "owner" in obj:
+            raise InvalidInput("owner", "a signed command's owner is its key's name")
+        if op == "register":
+            return self._register(key, obj)
+        name = self.traders.get(key)
+        if name is None:
+            raise InvalidInput("trader", "this key has no registered name (register first)")
+        obj["owner"] = name
+        return parse_command(obj)
+
+    def _register(self, key: str, obj: dict) -> OpenAccount | None:
+        """Bind a name to ``key``, first come first served; the new trader's account."""
+        name = obj.get("name")
+        if set(obj) != {"op", "name"} or not isinstance(name, str):
+            raise InvalidInput("name", "expected the name to register")
+        if not 0 < len(name) <= MAX_NAME or not name.isprintable():
+            raise InvalidInput("name", f"expected 1 to {MAX_NAME} printable characters")
+        current = self.traders.get(key)
+        if current is not None:
+            if current == name:
+                return None
+            raise InvalidInput("name", f"this key is registered as {current!r} already")
+        if name in self.names:
+            raise InvalidInput("name", f"{name!r} belongs to another key")
+        self.traders[key] = name
+        self.names[name] = key
+        return OpenAccount(name)
+
     # -- snapshots: the engine's own canonical bytes, plus the tables --
 
     def snapshot(self) -> bytes:
@@ -180,8 +247,10 @@ class Machine:
             "cluster": self.cluster_id,
             "members": [[m.node_id, m.name, m.addr] for m in sorted(self.members.values(),
                                                                    key=lambda m: m.node_id)],
+            "refused": self.refused,
             "requests": self.requests.to_json(),
             "trader_commands": self.trader_commands,
+            "traders": sorted([key, name] for key, name in self.traders.items()),
         }  # fmt: skip
         head = json.dumps(tables, separators=(",", ":"), sort_keys=True).encode()
         return FORMAT + len(head).to_bytes(8, "big") + head + self.exchange.snapshot()
@@ -202,8 +271,12 @@ class Machine:
             machine.members = {int(i): Member(int(i), str(n), str(a))
                                for i, n, a in tables["members"]}  # fmt: skip
             machine.requests = cls.requests_class.from_json(tables["requests"])
-            # a snapshot from before the count existed: assume traders were there
-            machine.trader_commands = int(tables.get("trader_commands", 1))
+            machine.trader_commands = int(tables["trader_commands"])
+            machine.refused = int(tables["refused"])
+            machine.traders = {str(key): str(name) for key, name in tables["traders"]}
+            machine.names = {name: key for key, name in machine.traders.items()}
+            if len(machine.names) != len(machine.traders):
+                raise ValueError("a name registered to two keys")
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput("snapshot", f"malformed tables: {exc}") from None
         return machine

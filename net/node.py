@@ -11,6 +11,8 @@ its driver, and the only code that does I/O for it:
   so under load one turn (one fsync, one message per peer) carries many requests;
 - **the ticker** (one tick every ``timing.tick``);
 - **joining** (``net/joining.py``): discovery, seeds, grapes, founding and merging;
+- **the trader** (:meth:`Node._trader`): registers this peer's name for its key once it is
+  in a cluster, and stops the peer (``NameTaken``, exit 2) if the name is another key's;
 - **links**: one authenticated websocket per peer the shell wants (``net/transport``);
 - **status** (``net/status.py``): what the ``status`` op and the screen show.
 
@@ -21,6 +23,7 @@ non-zero). A peer never answers while its loop is dead. See ``docs/node.md``.
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import random
 import secrets
@@ -30,11 +33,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 import engine
-from engine import Command, Event
+from engine import Event
 from net.config import ConfigError, PeerConfig
 from net.datadir import DEFAULT_CLUSTER, DataDir, check_cluster_name, new_node_id, open_data_dir
 from net.discovery import Discovery, Sighting
-from net.grenache import Presence, announced_names
+from net.grenache import Presence
 from net.joining import Joiner
 from net.machine import Machine
 from net.raft.config import Config
@@ -42,10 +45,12 @@ from net.raft.messages import Msg
 from net.recovery import force_new_cluster
 from net.rpc.api import Api
 from net.rpc.errors import ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
+from net.rpc.framing import announced_names
 from net.rpc.server import RpcServer
 from net.shell import NOT_JOINED, Shell, consensus_id
 from net.status import peer_status
 from net.storage import FILE, SqliteStorage
+from net.traders import NameTaken, Register, TraderCommand, TraderKey, fingerprint
 from net.transport.control import JoinReply, JoinRequest
 from net.transport.links import PeerLinks
 from net.writes import Answer
@@ -70,6 +75,7 @@ class Node:
         self.config = config
         self.timing = config.timing
         self.data: DataDir | None = None
+        self.key: TraderKey = None  # type: ignore[assignment]  # set by start()
         self.storage: SqliteStorage | None = None
         self.shell: Shell = None  # type: ignore[assignment]  # set by start()
         self.links: PeerLinks = None  # type: ignore[assignment]  # set by start()
@@ -82,7 +88,7 @@ class Node:
         self.epoch = 0  # bumped when this peer's state is replaced by another cluster's
         self.ready = asyncio.Event()  # in a cluster, its markets applied (spec/cli.md)
         self.failed: asyncio.Future[BaseException] | None = None  # set by start()
-        self._rpc = RpcServer(Api(self))
+        self._rpc = RpcServer(Api(self, None if _loopback(config.bind) else config.api_token))
         self._runner: web.ServerRunner | None = None
         self._wake = asyncio.Event()
         self._turning = asyncio.Lock()  # held by the shell loop while a turn is in flight
@@ -111,6 +117,20 @@ class Node:
         return self.name
 
     @property
+    def trader_key(self) -> str:
+        """This peer's trader's public key, hex."""
+        return self.key.hex
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.fingerprint
+
+    @property
+    def registered(self) -> bool:
+        """The applied log binds this peer's name to its key."""
+        return self.machine.traders.get(self.key.hex) == self.name
+
+    @property
     def api_addr(self) -> str:
         return f"{self.api_host}:{self.api_port}"
 
@@ -136,6 +156,7 @@ class Node:
         self.failed = asyncio.get_running_loop().create_future()
         self.data = open_data_dir(self.config.name, self.config.data_dir)
         try:
+            self.key = TraderKey.load_or_create(self.data.path)
             self.storage = SqliteStorage(self.data.path)
             cluster = self._cluster_name(self.storage)
             consensus_id(self.storage, self.data.identity.legacy_node_id, new_node_id)
@@ -167,6 +188,7 @@ class Node:
             self._task(self._run(), "dex-shell"),
             self._task(self._ticker(), "dex-ticker"),
             self._task(self.joiner.run(), "dex-joining"),
+            self._task(self._trader(), "dex-trader"),
         ]
         self.wake()
 
@@ -192,6 +214,7 @@ class Node:
             cluster=cluster, timing=t, rng=random.Random(secrets.randbits(64)),
             raft=Config(id=0, election_tick=t.election_ticks, heartbeat_tick=t.heartbeat_ticks),
             first_seq=self.data.next_boot() << 40, now=time.monotonic(),
+            key=self.key, money=self.config.money,
             max_voters=self.config.max_voters, on_events=self._on_events,
         )  # fmt: skip
         self.links = PeerLinks(
@@ -208,7 +231,7 @@ class Node:
         """Leave cleanly: hand over leadership, give up the vote, close. Bounded: STOP_WITHIN."""
         if self._stopping or self._closed:
             return
-        if self.failed is not None and not self.failed.done():
+        if not self.loop_died:
             await self._leave()
         self._stopping = True
         self._wake.set()
@@ -292,10 +315,23 @@ class Node:
         task.add_done_callback(self._task_done)
         return task
 
+    @property
+    def loop_died(self) -> bool:
+        """One of the peer's tasks failed (crash-only: close without a word to anyone).
+        A refused name is a failure too, but not of the loop: that peer may leave cleanly."""
+        failed = self.failed
+        return failed is not None and failed.done() and not isinstance(failed.result(), NameTaken)
+
     def _task_done(self, task: asyncio.Task) -> None:
         if task.cancelled() or self._stopping:
             return
         error = task.exception() or RuntimeError(f"{task.get_name()} ended")
+        assert self.failed is not None
+        if isinstance(error, NameTaken):  # the command stops the peer, cleanly, and exits 2
+            log.error("%s", error)
+            if not self.failed.done():
+                self.failed.set_result(error)
+            return
         log.critical("the peer's task %s died; stopping the peer", task.get_name(),
                      exc_info=error)  # fmt: skip
         assert self.failed is not None
@@ -377,7 +413,7 @@ class Node:
             self.links.cluster_id = shell.machine.cluster_id
         if self.discovery is not None and self.discovery.advertised != self._sighting():
             self._chore(self.discovery.update(self._sighting()))
-        if not self.ready.is_set() and shell.member and shell.machine.exchange.markets:
+        if not self.ready.is_set() and shell.member and self.registered:
             self.ready.set()
 
     def _send(self, messages: list[Msg]) -> None:
@@ -396,6 +432,29 @@ class Node:
         for listener in self.listeners:
             listener(index, events)
 
+    # ------------------------------------------------------------------ the trader
+
+    async def _trader(self) -> None:
+        """Keep this peer's name registered for its key in whichever cluster it is in (a
+        merge or switch starts a new log); NameTaken once the log gives it to another key.
+
+        The check is the applied log's word: a register is committed after everything
+        before it, so when two keys race for a name, every peer sees the same winner."""
+        while True:
+            await asyncio.sleep(self.timing.tick)
+            machine = self.machine
+            holder = machine.names.get(self.name)
+            if holder is not None and holder != self.key.hex:
+                raise NameTaken(
+                    f"--name: {self.name!r} belongs to another key ({fingerprint(holder)}) in "
+                    f"this cluster; this data dir's key is {self.key.fingerprint} (pick "
+                    "another name, or start the data dir that holds that key)"
+                )
+            if holder is not None or self.shell.state(time.monotonic()) != "trading":
+                continue
+            with contextlib.suppress(RpcError):  # not committed: the next round tries again
+                await self.execute(Register(self.name))
+
     # ------------------------------------------------------------------ writes
 
     def writable(self) -> None:
@@ -404,7 +463,7 @@ class Node:
         if state == "joining":
             raise RpcError(ERR_NO_QUORUM, NOT_JOINED)
 
-    async def execute(self, command: Command) -> tuple[int, list[Event]]:
+    async def execute(self, command: TraderCommand) -> tuple[int, list[Event]]:
         """Commit ``command`` through consensus; (log index, its events) once applied here."""
         if self._stopping:
             raise RpcError(ERR_TIMEOUT, "the peer is shutting down")
@@ -491,6 +550,10 @@ class Node:
         state digest, which serialises the whole exchange: the terminal reads the status
         every second and takes the digest itself only when the book is quiet."""
         return peer_status(self, digest)
+
+
+def _loopback(addr: str) -> bool:
+    return ipaddress.ip_address(addr).is_loopback
 
 
 def _settle(future: asyncio.Future, answer: Answer) -> None:

@@ -9,6 +9,7 @@ network) and the tests' backends stand in for it.
 from typing import Protocol
 
 import engine
+from net.traders import TraderCommand
 
 
 class Peer(Protocol):
@@ -25,6 +26,11 @@ class Peer(Protocol):
         ...
 
     @property
+    def trader_key(self) -> str:
+        """The trader's public key (hex): what signs every write this peer makes."""
+        ...
+
+    @property
     def api_addr(self) -> str:
         """``host:port`` of its RPC."""
         ...
@@ -37,7 +43,7 @@ class Peer(Protocol):
     #: Bumped when the peer moves to another cluster: its state is then a new one.
     epoch: int
 
-    async def execute(self, command: engine.Command) -> tuple[int, list[engine.Event]]:
+    async def execute(self, command: TraderCommand) -> tuple[int, list[engine.Event]]:
         """Commit through consensus and wait until applied on this peer.
 
         Returns (log index, events of THIS command); raises RpcError ``ERR_NO_QUORUM``,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from engine import FOUNDING_MARKETS, Command, Event, encode_command
+from engine import FOUNDING_MARKETS, Configure, Event, encode_command
 from net.config import Timing
 from net.machine import Applied, Machine, Member
 from net.membership import Membership, directory_record, is_member
@@ -47,6 +47,7 @@ from net.raft.progress import ProgressState
 from net.raft.state import ConfState, Ready, Role, Snapshot
 from net.raft.storage import MemoryStorage
 from net.rpc.errors import ERR_NO_QUORUM, RpcError
+from net.traders import TraderCommand, TraderKey, signed_payload
 from net.transport.control import JoinReply, JoinRequest
 from net.writes import NO_LEADER, Answer, Writes, entry_payload
 
@@ -98,6 +99,8 @@ class Shell:
         rng: random.Random,
         first_seq: int,
         now: float,
+        key: TraderKey,
+        money: Configure,
         max_voters: int = 5,
         on_events: EventsListener | None = None,
         observer: Observer | None = None,
@@ -106,6 +109,8 @@ class Shell:
         self.name = name
         self.addr = addr
         self.cluster = cluster  # the name (--cluster); the id is the machine's
+        self.key = key  # this peer's trader: it signs every write
+        self.money = money  # what a cluster this peer founds grants and charges
         self.storage = storage
         self.timing = timing
         self.on_events = on_events
@@ -144,7 +149,10 @@ class Shell:
         return Machine.restore(data)
 
     def _new_writes(self, first_seq: int) -> Writes:
-        return Writes(self.id, first_seq, self.timing)
+        def sign(items: list) -> bytes:
+            return signed_payload(self.key, self.machine.cluster_id, items)
+
+        return Writes(self.id, first_seq, self.timing, sign)
 
     def _new_membership(self, max_voters: int, now: float) -> Membership:
         return Membership.new(self.id, self.timing, max_voters, now)
@@ -175,11 +183,13 @@ class Shell:
         voters: each of them must be given the same list; the simulator starts clusters so).
 
         The founding entries (the cluster id, the founders' directory records, the starting
-        markets) are written with the configuration, committed, in one write: a founder that
-        crashes at any moment comes back as the cluster, whole, or as a peer with no log."""
+        markets and the money: grant and fees) are written with the configuration,
+        committed, in one write: a founder that crashes at any moment comes back as the
+        cluster, whole, or as a peer with no log."""
         members = sorted(founders or [Member(self.id, self.name, self.addr)])
         first = members[0].node_id
-        markets = [[first, n, encode_command(m)] for n, m in enumerate(FOUNDING_MARKETS, 1)]
+        commands = (*FOUNDING_MARKETS, self.money)
+        markets = [[first, n, encode_command(c)] for n, c in enumerate(commands, 1)]
         founding = (
             json.dumps({"cluster": cluster_id}).encode(),
             *(directory_record(m.node_id, m.name, m.addr) for m in members),
@@ -224,7 +234,7 @@ class Shell:
             self._found_step(core)
         self.membership.step(core, self.machine, now)
 
-    def submit(self, command: Command, now: float) -> int:
+    def submit(self, command: TraderCommand, now: float) -> int:
         """Queue a write; its request number (its :class:`Answer` comes later).
 
         RpcError at once when it cannot be taken: ERR_NO_QUORUM (not in a cluster, or no

@@ -1,11 +1,12 @@
-"""Writes waiting for consensus: numbered, batched into log entries, retried, answered.
+"""Writes waiting for consensus: numbered, batched into signed log entries, retried, answered.
 
-A write (an engine command from this peer's trader) gets a request number ``seq`` unique to
-this peer: ``(boot << 40) + n``, where the boot count is durable in the data dir, so numbers
-never repeat across restarts and the machine's (origin, seq) de-duplication never mistakes a
-new request for an old one. Writes wait in an outbox until the shell's next turn, which puts
-them into log entries of at most :data:`ENTRY_COMMANDS` (group commit: under load one entry,
-one fsync and one message per follower carry many requests).
+A write (a command of this peer's trader) gets a request number ``seq`` unique to this
+peer, and so to its trader: ``(boot << 40) + n``, where the boot count is durable in the
+data dir, so numbers never repeat across restarts and the machine's (trader, seq)
+de-duplication never mistakes a new request for an old one. Writes wait in an outbox until
+the shell's next turn, which puts them into log entries of at most :data:`ENTRY_COMMANDS`,
+each signed once by the trader's key (``net/traders.py``; group commit: under load one
+entry, one signature, one fsync and one message per follower carry many requests).
 
 A write not applied after ``retry_after`` is proposed again (a leader change may have lost
 it; the machine applies it once), and fails with ``ERR_TIMEOUT`` after ``request_timeout``
@@ -15,12 +16,17 @@ client). Plain data and time as an input: no asyncio here.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine import Command, Event, encode_command
+from engine import Event
 from net.config import Timing
 from net.machine import Applied
 from net.rpc.errors import ERR_BUSY, ERR_INVALID, ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
+from net.traders import TraderCommand, encode_trader_command
+
+#: Makes the payload of one log entry from its requests (signs them with the trader's key).
+Signer = Callable[[list], bytes]
 
 ENTRY_COMMANDS = 256  # requests batched into one log entry, at most (~50 KiB)
 MAX_PENDING = 50_000  # writes in flight before new ones are refused with ERR_BUSY
@@ -49,19 +55,20 @@ class Answer:
 class Writes:
     """The writes of one origin (this peer's consensus id) that are not answered yet."""
 
-    def __init__(self, origin: int, first_seq: int, timing: Timing) -> None:
+    def __init__(self, origin: int, first_seq: int, timing: Timing, sign: Signer) -> None:
         self.origin = origin
         self.timing = timing
+        self.sign = sign
         self.pending: dict[int, Pending] = {}
         self._outbox: list[int] = []
         self._seq = first_seq
 
-    def add(self, command: Command, now: float) -> int:
+    def add(self, command: TraderCommand, now: float) -> int:
         """Queue ``command``; its request number. ERR_BUSY when too many are in flight."""
         if len(self.pending) >= MAX_PENDING:
             raise RpcError(ERR_BUSY, "too many writes in flight; retry later")
         self._seq += 1
-        item = [self.origin, self._seq, encode_command(command)]
+        item = [self.origin, self._seq, encode_trader_command(command)]
         self.pending[self._seq] = Pending(item, now + self.timing.request_timeout)
         self._outbox.append(self._seq)
         return self._seq
@@ -80,8 +87,7 @@ class Writes:
                 items.append(pending.item)
         self._outbox.clear()
         payloads = tuple(
-            entry_payload(items[i : i + ENTRY_COMMANDS])
-            for i in range(0, len(items), ENTRY_COMMANDS)
+            self.sign(items[i : i + ENTRY_COMMANDS]) for i in range(0, len(items), ENTRY_COMMANDS)
         )
         return seqs, payloads
 
@@ -131,5 +137,6 @@ class Writes:
 
 
 def entry_payload(batch: list) -> bytes:
-    """A log entry carrying requests ``[origin, seq, command]`` (net/machine.py reads it)."""
+    """An unsigned log entry carrying the exchange's own requests ``[origin, seq, command]``
+    (create_market, configure: the founding entry; net/machine.py reads it)."""
     return json.dumps({"c": batch}, separators=(",", ":")).encode()

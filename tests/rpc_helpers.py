@@ -16,9 +16,10 @@ from typing import Any
 
 import aiohttp
 
-from engine import Command, CreateMarket, Event, Exchange
+from engine import FOUNDING_MARKETS, Command, Configure, Event, Exchange, OpenAccount
 from net.rpc import Api, Limits, RpcClient, RpcError, RpcServer
 from net.rpc.errors import ERR_TIMEOUT
+from net.traders import TraderKey
 
 BTC = "BTC/USD"  # tick 0.1, lot 0.001
 ETH = "ETH/USD"  # tick 0.01, lot 0.01
@@ -27,15 +28,20 @@ HOST = "127.0.0.1"
 Body = bytes | AsyncIterable[bytes]  # an async iterable is sent chunked
 
 
-class Ledger:
-    """One exchange and its log: the state every backend sharing it sees."""
+#: Each test trader's grant: enough that only tests about money meet its limits.
+GRANT = "BTC=1000000000,ETH=1000000000,USD=100000000000"
 
-    def __init__(self) -> None:
+
+class Ledger:
+    """One exchange and its log (the founding markets, money on): the state every backend
+    sharing it sees."""
+
+    def __init__(self, grant: str = GRANT) -> None:
         self.exchange = Exchange()
         self.index = 0
         self.changed = asyncio.Condition()
-        self.apply(CreateMarket(BTC, "BTC", "USD", "0.1", "0.001"))
-        self.apply(CreateMarket(ETH, "ETH", "USD", "0.01", "0.01"))
+        for command in (*FOUNDING_MARKETS, Configure(grant)):
+            self.apply(command)
 
     def apply(self, command: Command) -> tuple[int, list[Event]]:
         self.index += 1
@@ -51,8 +57,11 @@ class LocalBackend:
     """
 
     def __init__(self, owner: str = "alice", ledger: Ledger | None = None) -> None:
-        self.owner = owner
+        self.owner = self.name = owner
+        self.trader_key = TraderKey.from_seed(owner.encode().ljust(32, b".")[:32]).hex
         self.ledger = ledger or Ledger()
+        if not self.exchange.balances(owner):
+            self.ledger.apply(OpenAccount(owner))
         self.failure: Exception | None = None
         self.joining: RpcError | None = None
         self.hold: asyncio.Event | None = None
@@ -133,10 +142,11 @@ class Peer:
 
 @asynccontextmanager
 async def serving(
-    backend: LocalBackend | None = None, limits: Limits | None = None
-) -> AsyncIterator[Peer]:
+    backend: LocalBackend | None = None, limits: Limits | None = None,
+    write_token: str | None = None,
+) -> AsyncIterator[Peer]:  # fmt: skip
     backend = backend or LocalBackend()
-    server = RpcServer(Api(backend), limits)
+    server = RpcServer(Api(backend, write_token), limits)
     port = await server.start(HOST, 0)
     timeout = aiohttp.ClientTimeout(total=10)
     async with (

@@ -12,8 +12,8 @@ from cluster_helpers import until
 from grenache_helpers import grapes_and_peers, visible
 from test_cluster import converged, order, voters
 
-from net.grenache import Grenache, own_service
-from net.rpc.framing import SERVICE
+from net.grenache import Grenache
+from net.rpc.framing import SERVICE, own_service
 
 # Short-lived announcements, so the withdrawal of a stopped peer shows within the test.
 EXPIRY_MS = 5000

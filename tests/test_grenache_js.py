@@ -21,9 +21,9 @@ from grenache_helpers import (
 )
 from test_cluster import converged, voters
 
-from net.grenache import ERR_LOOKUP_EMPTY, Grenache, own_service
+from net.grenache import ERR_LOOKUP_EMPTY, Grenache
 from net.rpc.errors import RpcError
-from net.rpc.framing import SERVICE
+from net.rpc.framing import SERVICE, own_service
 
 
 async def test_stock_client_trades_on_three_peers_and_maps_their_digests(tmp_path) -> None:

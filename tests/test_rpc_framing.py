@@ -66,10 +66,22 @@ async def test_an_operation_error_is_200_with_the_rid(peer: Peer) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/anything", "/a/b?c=d"])
-async def test_any_path_and_any_key_are_served(peer: Peer, path: str) -> None:
-    status, _, raw = await peer.post(frame({"op": "digest"}, key="another_name"), path=path)
+@pytest.mark.parametrize("key", ["dex_rpc", "dex_rpc:alice", "dex_peer"])
+async def test_any_path_is_served_under_every_announced_key(
+    peer: Peer, path: str, key: str
+) -> None:
+    status, _, raw = await peer.post(frame({"op": "digest"}, key=key), path=path)
     assert status == 200
     assert reply(raw)[2]["index"] == peer.backend.exchange.applied_index
+
+
+@pytest.mark.parametrize("key", ["another_name", "dex_rpc:bob", "DEX_RPC", ""])
+async def test_a_key_this_peer_does_not_announce_is_refused(peer: Peer, key: str) -> None:
+    """A request meant for another Grenache service is not served as dex_rpc."""
+    status, _, raw = await peer.post(frame({"op": "submit"}, key=key))
+    assert status == 200
+    assert reply(raw)[1].startswith("ERR_UNKNOWN_OP: key: this peer serves dex_rpc, ")
+    assert reply(raw)[2] is None
 
 
 @given(rid=st.text(max_size=200))

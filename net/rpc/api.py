@@ -4,16 +4,27 @@
 through the peer (:class:`net.peer.Peer`: consensus, then apply) and reads from the
 peer's applied exchange, and renders the results (``views``). It holds no state of its
 own, so any number of requests may be in flight at once.
+
+Two gates come before parsing: the request's Grenache key must be one of the names this
+peer announces (``ERR_UNKNOWN_OP`` otherwise: a request meant for another service is not
+served as ``dex_rpc``), and a write must carry the peer's API token in ``token`` when the
+peer was given one to require (off loopback; ``ERR_FORBIDDEN`` otherwise). The token is
+compared in constant time.
 """
+
+import hmac
 
 from engine import Exchange, OrderView
 
 from ..peer import Peer
+from ..traders import fingerprint
 from . import views
-from .errors import ERR_NOT_FOUND, RpcError
+from .errors import ERR_FORBIDDEN, ERR_NOT_FOUND, ERR_UNKNOWN_OP, RpcError
+from .framing import announced_names
 from .requests import (
     WRITES,
     AmendRequest,
+    BalancesRequest,
     BookRequest,
     CancelAllRequest,
     CancelRequest,
@@ -25,21 +36,35 @@ from .requests import (
     SubmitRequest,
     SyncRequest,
     TradesRequest,
+    TransferRequest,
+    WhoamiRequest,
     parse_request,
 )
+
+TOKEN = "token"  # the payload field that carries the API token
 
 
 class Api:
     """Answers RPC payloads for one peer; an instance is the server's handler."""
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: Peer, write_token: str | None = None) -> None:
+        """``write_token``: None, writes need no token (loopback); "" no write is taken;
+        otherwise writes must carry this token."""
         self._peer = peer
+        self._write_token = write_token
 
-    async def __call__(self, payload: object) -> object:
-        """The data of the reply to ``payload``, or RpcError."""
+    async def __call__(self, key: str, payload: object) -> object:
+        """The data of the reply to ``payload`` sent under Grenache ``key``, or RpcError."""
         peer = self._peer
-        if isinstance(payload, dict) and payload.get("op") in WRITES:
-            peer.writable()
+        names = announced_names(peer.name)
+        if key not in names:
+            raise RpcError(ERR_UNKNOWN_OP, f"key: this peer serves {', '.join(names)}, "
+                           f"not {key[:40]!r}")  # fmt: skip
+        if isinstance(payload, dict):
+            token = payload.pop(TOKEN, None)
+            if payload.get("op") in WRITES:
+                self._authorize(token)
+                peer.writable()
         exchange = peer.exchange
         request = parse_request(payload, exchange, peer.owner)
         match request:
@@ -60,6 +85,15 @@ class Api:
             case AmendRequest(command=command, before=before):
                 index, events = await peer.execute(command)
                 return views.amend_result(peer.exchange, before, events, index)
+            case TransferRequest(command=command):
+                index, events = await peer.execute(command)
+                views.transfer_result(events)
+                return {"index": index, "balances": views.balances_view(peer.exchange, peer.owner)}
+            case WhoamiRequest():
+                key = peer.trader_key
+                return {"name": peer.owner, "key": key, "fingerprint": fingerprint(key)}
+            case BalancesRequest():
+                return views.balances_view(exchange, peer.owner)
             case BookRequest(market=symbol, depth=depth):
                 bids, asks = exchange.depth(symbol, depth)
                 return views.book_view(exchange.markets[symbol], exchange.applied_index, bids, asks)
@@ -83,6 +117,17 @@ class Api:
             case SyncRequest(index=index, timeout=timeout):
                 return {"index": await peer.wait_applied(index, timeout)}
         raise AssertionError(f"unhandled request {request!r}")
+
+    def _authorize(self, token: object) -> None:
+        """ERR_FORBIDDEN unless this write may be made (see the module doc)."""
+        wanted = self._write_token
+        if wanted is None:
+            return
+        if not wanted:
+            raise RpcError(ERR_FORBIDDEN, "token: this peer takes no writes over its API "
+                           "(it listens beyond loopback and was given no --api-token)")  # fmt: skip
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode(), wanted.encode()):
+            raise RpcError(ERR_FORBIDDEN, "token: writes need this peer's API token")
 
     async def _submit(self, request: SubmitRequest) -> dict:
         """Commit a submit; a failure names the client id the edge generated, if it did,

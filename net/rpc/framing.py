@@ -19,8 +19,12 @@ from typing import NoReturn
 
 from .errors import ERR_INVALID, RpcError
 
-#: The service name dex peers serve and announce under; the server accepts any key.
+#: The service name dex peers serve and announce under (the API refuses keys it does not
+#: announce: ``net/grenache.py``, ``announced_names``).
 SERVICE = "dex_rpc"
+#: The name dex peers announce for peer links (``--grape`` discovery); its port is the API
+#: port, where the links' websocket lives too.
+PEER_SERVICE = "dex_peer"
 #: Largest request body accepted, compressed or not.
 DEFAULT_MAX_BODY = 1 << 20
 #: gzip level of replies: most of the gain of 9 at a fraction of the time.
@@ -117,3 +121,17 @@ def body_too_large(max_body: int, when: str = "") -> RpcError:
 
 def _invalid(reason: str) -> RpcError:
     return RpcError(ERR_INVALID, f"body: {reason}")
+
+
+def own_service(peer_name: str) -> str:
+    """The name one peer answers under alone, ``dex_rpc:<name>``.
+
+    ``dex_rpc`` reaches any peer, but writes are owned by the peer's trader, so a client that
+    places and later cancels an order must reach the same peer both times.
+    """
+    return f"{SERVICE}:{peer_name}"
+
+
+def announced_names(peer_name: str) -> tuple[str, ...]:
+    """Every name a dex peer announces (docs/grenache.md)."""
+    return (SERVICE, own_service(peer_name), PEER_SERVICE)

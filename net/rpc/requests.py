@@ -29,9 +29,9 @@ DEFAULT_SYNC_MS, MAX_SYNC_MS = 5000, 60000  # how long `sync` may wait
 MAX_ID = 2**63 - 1  # order ids, trade ids and log indexes
 _MAX_SHOWN = 40  # characters of a bad value quoted back in an error
 
-WRITES = frozenset({"submit", "cancel", "cancel_all", "amend"})  # ops that go through consensus
+WRITES = frozenset({"submit", "cancel", "cancel_all", "amend", "transfer"})  # through consensus
 
-_C = TypeVar("_C", engine.Submit, engine.Cancel, engine.CancelAll, engine.Amend)
+_C = TypeVar("_C", engine.Submit, engine.Cancel, engine.CancelAll, engine.Amend, engine.Transfer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,21 @@ class CancelAllRequest:
 class AmendRequest:
     command: engine.Amend
     before: OrderView  # the order as parsing found it: its market, side, type... never change
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    command: engine.Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class WhoamiRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class BalancesRequest:
+    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +127,9 @@ Request = (
     | CancelRequest
     | CancelAllRequest
     | AmendRequest
+    | TransferRequest
+    | WhoamiRequest
+    | BalancesRequest
     | BookRequest
     | TradesRequest
     | OrdersRequest
@@ -202,6 +220,19 @@ def _amend(p: dict, exchange: Exchange, owner: str) -> AmendRequest:
     return AmendRequest(_command(form, engine.Amend), before)
 
 
+def _transfer(p: dict, exchange: Exchange, owner: str) -> TransferRequest:
+    name = p.get("asset")
+    asset = exchange.asset(name) if isinstance(name, str) else None
+    if asset is None:
+        raise RpcError.invalid("asset", f"unknown asset {_shown(str(name))}")
+    amount = _amount(p, "amount", asset.units)
+    if amount is None:
+        raise RpcError.invalid("amount", "required")
+    form = {"op": "transfer", "owner": owner, "to": p.get("to"), "asset": asset.name,
+            "amount": amount}  # fmt: skip
+    return TransferRequest(_command(form, engine.Transfer))
+
+
 # ---------------------------------------------------------------------- reads
 
 
@@ -256,6 +287,9 @@ _OPS: dict[str, tuple[frozenset[str], _Parser]] = {
     "cancel": (frozenset(("order_id", "client_id")), _cancel),
     "cancel_all": (frozenset(("market",)), _cancel_all),
     "amend": (frozenset(("order_id", "qty", "price")), _amend),
+    "transfer": (frozenset(("to", "asset", "amount")), _transfer),
+    "whoami": (frozenset(), lambda *_: WhoamiRequest()),
+    "balances": (frozenset(), lambda *_: BalancesRequest()),
     "book": (frozenset(("market", "depth")), _book),
     "trades": (frozenset(("market", "since", "limit")), _trades),
     "orders": (frozenset(("market", "open", "since", "limit")), _orders),

@@ -24,8 +24,9 @@ from .errors import ERR_INTERNAL, ERR_INVALID, ERR_TIMEOUT, RpcError
 
 log = logging.getLogger(__name__)
 
-#: What the server serves: a payload in, the reply's data out, or RpcError.
-Handler = Callable[[object], Awaitable[object]]
+#: What the server serves: the request's key (the Grenache service name) and payload in,
+#: the reply's data out, or RpcError.
+Handler = Callable[[str, object], Awaitable[object]]
 
 COMPRESS_HEADER = "grc-compress"
 STREAM_HEADER = "_gr"
@@ -104,7 +105,7 @@ class RpcServer:
             return 400, framing.encode_reply(None, str(error), None, gzipped)
         try:
             async with asyncio.timeout(self._limits.handler_timeout):
-                data = await self._handler(frame.payload)
+                data = await self._handler(frame.key, frame.payload)
             return 200, framing.encode_reply(frame.rid, None, data, gzipped)
         except RpcError as error:
             failure = error

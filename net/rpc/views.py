@@ -25,7 +25,7 @@ from engine import (
     Rejected,
     Trade,
 )
-from engine.events import REJECT_FORBIDDEN, REJECT_NOT_FOUND
+from engine.events import REJECT_FORBIDDEN, REJECT_INSUFFICIENT_FUNDS, REJECT_NOT_FOUND
 from engine.orders import PARTIALLY_FILLED, RESTING
 
 from .errors import ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND, RpcError
@@ -148,6 +148,27 @@ def amend_result(exchange: Exchange, before: OrderView, events: list[Event], ind
         status=status,
     )
     return order_view(_market(exchange, after.market), after, index)
+
+
+def balances_view(exchange: Exchange, owner: str) -> list[dict]:
+    """``owner``'s balances, every asset in order, as decimal strings ([] with no account)."""
+    views = []
+    for name, available, held in exchange.balances(owner):
+        asset = exchange.asset(name)
+        assert asset is not None
+        views.append({"asset": name, "available": asset.text(available), "held": asset.text(held)})
+    return views
+
+
+def transfer_result(events: list[Event]) -> None:
+    """A refused transfer as ERR_INVALID naming the field (the engine's reason starts with
+    it; a shortfall is about the amount)."""
+    for event in events:
+        if type(event) is Rejected:
+            reason = event.reason
+            if event.code == REJECT_INSUFFICIENT_FUNDS:
+                reason = f"amount: {reason}"
+            raise RpcError(ERR_INVALID, reason)
 
 
 def raise_rejection(events: list[Event]) -> None:
