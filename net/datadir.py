@@ -3,8 +3,9 @@
 Layout of a data dir (the consensus log and snapshots join it with the peer's storage):
 
     identity.json   {"format": "dex-data/1", "name": ...}, written once
+    trader.key      the trader's Ed25519 key (mode 0600; ``net/traders.py``): back it up
     lock            held (flock) by the running peer, so two processes never share a dir
-    boots           how many times the peer started (request numbers include it)
+    boots           the first request number of the last start (request numbers grow)
     cluster         the name of the cluster this peer belongs to (--cluster)
     previous/       consensus stores moved aside when the peer changed clusters, never deleted
 
@@ -27,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from net.traders import KEY_FILE
 
 FORMAT = "dex-data/1"
 IDENTITY = "identity.json"
@@ -86,15 +89,22 @@ class DataDir:
         self.identity = identity
         self._lock = lock
 
-    def next_boot(self) -> int:
-        """Count this start (1, 2, 3, ...), durably: numbers requests apart across restarts."""
+    def next_request_base(self) -> int:
+        """The first request number of this start, durably above every earlier start's.
+
+        Request numbers are de-duplicated per trader key in the log, so they must never
+        repeat for a key: not across restarts of this data dir (each start is at least
+        2**32 above the last), and not when the key is restored into a new data dir from a
+        backup (the base is also at least the wall clock in ms << 16, above anything the
+        key's earlier data dir used unless the clock went back)."""
         file = self.path / BOOTS
         try:
-            boots = int(file.read_text()) + 1
+            last = int(file.read_text())
         except (FileNotFoundError, ValueError):
-            boots = 1
-        _write_durably(file, f"{boots}\n")
-        return boots
+            last = 0
+        base = max(last + 2**32, time.time_ns() // 1_000_000 << 16)
+        _write_durably(file, f"{base}\n")
+        return base
 
     def cluster_name(self) -> str | None:
         """The cluster name this peer was last started for, if it was ever recorded."""
@@ -171,7 +181,7 @@ def _open(path: Path, name: str | None) -> DataDir:
 def _read_or_create_identity(path: Path, name: str | None) -> Identity:
     file = path / IDENTITY
     if not file.exists():
-        others = [p.name for p in path.iterdir() if p.name != LOCK]
+        others = [p.name for p in path.iterdir() if p.name not in (LOCK, KEY_FILE)]
         if others:
             raise DataDirError(
                 f"data dir {path} holds files that are not a dex peer's: {others[0]}"

@@ -213,7 +213,7 @@ class Node:
             self.storage.node_id, self.name, self.api_addr, self.storage,
             cluster=cluster, timing=t, rng=random.Random(secrets.randbits(64)),
             raft=Config(id=0, election_tick=t.election_ticks, heartbeat_tick=t.heartbeat_ticks),
-            first_seq=self.data.next_boot() << 40, now=time.monotonic(),
+            first_seq=self.data.next_request_base(), now=time.monotonic(),
             key=self.key, money=self.config.money,
             max_voters=self.config.max_voters, on_events=self._on_events,
         )  # fmt: skip

@@ -1,8 +1,9 @@
 """Writes waiting for consensus: numbered, batched into signed log entries, retried, answered.
 
-A write (a command of this peer's trader) gets a request number ``seq`` unique to this
-peer, and so to its trader: ``(boot << 40) + n``, where the boot count is durable in the
-data dir, so numbers never repeat across restarts and the machine's (trader, seq)
+A write (a command of this peer's trader) gets a request number ``seq`` unique to its
+trader: ``base + n``, where the base of each start is durable in the data dir and above
+every earlier one's (``DataDir.next_request_base``), so numbers never repeat across
+restarts or a key restored into a new data dir, and the machine's (trader, seq)
 de-duplication never mistakes a new request for an old one. Writes wait in an outbox until
 the shell's next turn, which puts them into log entries of at most :data:`ENTRY_COMMANDS`,
 each signed once by the trader's key (``net/traders.py``; group commit: under load one

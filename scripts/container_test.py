@@ -98,7 +98,9 @@ class Deployment:
         secret_file = work / "secret"
         secret_file.write_text(secrets.token_urlsafe(24))
         secret_file.chmod(0o600)
+        self.token = secrets.token_urlsafe(24)  # the peers listen beyond loopback: writes need it
         self.env = os.environ | {
+            "DEX_API_TOKEN": self.token,
             "CONTAINERS_CONF": str(HERE / "containers.conf"),
             "DEX_IMAGE": self.image,
             "DEX_GRAPE_IMAGE": self.grape_image,
@@ -178,18 +180,31 @@ class Deployment:
 
     async def cross(self, maker: str, taker: str, price: str) -> None:
         """A sell resting on ``maker``, bought by an order entered on ``taker``: one trade."""
-        order = {"market": "BTC/USD", "type": "limit", "price": price, "qty": "0.01"}
+        order = {"market": "BTC/USD", "type": "limit", "price": price, "qty": "0.01",
+                 "token": self.token}  # fmt: skip
         await self.clients[maker].call({"op": "submit", "side": "sell", **order})
         bought = await self.clients[taker].call({"op": "submit", "side": "buy", **order})
         assert isinstance(bought, dict)
         if bought["status"] != "filled":
             raise Failed(f"a buy on {taker} against a sell on {maker}: {bought['status']}")
 
+    async def refuses_a_write_without_the_token(self, name: str) -> None:
+        order = {"op": "submit", "market": "BTC/USD", "side": "buy", "price": "1", "qty": "1"}
+        try:
+            await self.clients[name].call(order)
+        except RpcError as error:
+            if error.code == "ERR_FORBIDDEN":
+                log(f"{name} refused a write without the API token")
+                return
+            raise
+        raise Failed(f"{name} took a write without the API token (it listens beyond loopback)")
+
     async def check(self) -> None:
         await poll(lambda: self.one_cluster(PEERS, 3), FORMED_WITHIN, "one cluster of three")
         log("one cluster of three voters")
         await poll(self.on_the_grape, AGREE_WITHIN, "the grape naming the three peers")
         log("the grape names the three peers as dex_rpc; each answers through it")
+        await self.refuses_a_write_without_the_token("peer1")
         await self.cross("peer1", "peer2", "100.0")
         await poll(lambda: self.agree(PEERS), AGREE_WITHIN, "equal digests on three peers")
         log("an order on peer1 crossed from peer2; equal digests")

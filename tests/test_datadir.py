@@ -1,11 +1,13 @@
 """The data dir: identity kept across restarts, one process per dir, clear refusals."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from net.datadir import IDENTITY, DataDirError, Identity, check_cluster_name, open_data_dir
+from net.traders import KEY_FILE, KeyFileError, TraderKey
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +102,30 @@ def test_a_dir_of_another_peer_is_refused(tmp_path: Path) -> None:
     open_data_dir("alice", tmp_path).close()
     with pytest.raises(DataDirError, match="belongs to peer 'alice'"):
         open_data_dir("bob", tmp_path)
+
+
+def test_request_bases_grow_across_starts_and_a_restored_key(tmp_path: Path) -> None:
+    """A key's request numbers never repeat: each start is above the last, and a key
+    restored into a new data dir starts above what its old one used (the wall clock)."""
+    with open_data_dir("alice", tmp_path / "a") as first:
+        bases = [first.next_request_base() for _ in range(3)]
+    assert bases == sorted(set(bases)) and bases[1] - bases[0] >= 2**32
+    key = TraderKey.load_or_create(tmp_path / "a")
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    shutil.copy(tmp_path / "a" / KEY_FILE, restored / KEY_FILE)  # a backup of the key alone
+    with open_data_dir("alice", restored) as again:
+        assert again.next_request_base() >= bases[0]  # (a clock, not the old dir's count)
+        assert TraderKey.load_or_create(restored).hex == key.hex
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    TraderKey.load_or_create(tmp_path)
+    assert (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    (tmp_path / KEY_FILE).chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others"):
+        TraderKey.load_or_create(tmp_path)
+    (tmp_path / KEY_FILE).chmod(0o600)
+    (tmp_path / KEY_FILE).write_text("not hex\n")
+    with pytest.raises(KeyFileError, match="not a dex trader key"):
+        TraderKey.load_or_create(tmp_path)

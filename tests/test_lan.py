@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(
 PREFIX = f"dex{os.getpid() % 10000}"
 SUBNET = "10.199.77"
 SECRET = "correct horse battery staple"
+TOKEN = "the api token of this lan"  # off loopback, writes need it (--api-token)
 PORT = 7070
 
 
@@ -68,7 +69,7 @@ class NetnsPeer:
         cmd = ["ip", "netns", "exec", host, sys.executable, "-m", "dex_tui.cli", "--headless",
                "--name", f"lan{index}", "--data-dir", str(root / host), "--bind", self.addr,
                "--interface", self.addr, "--api-port", str(PORT), "--secret", secret,
-               "--cluster", cluster]  # fmt: skip
+               "--cluster", cluster, "--api-token", TOKEN]  # fmt: skip
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
 
@@ -102,8 +103,10 @@ async def test_lan_peers_discover_each_other_and_refuse_a_wrong_secret(hosts, tm
         await asyncio.gather(*(p.ready() for p in peers))
         await settle(peers, one_cluster_of_three, timeout=90)
         sell = {"op": "submit", "market": "BTC/USD", "side": "sell", "price": "100",
-                "qty": "1", "client_id": "lan-s"}  # fmt: skip
+                "qty": "1", "client_id": "lan-s", "token": TOKEN}  # fmt: skip
         buy = {**sell, "side": "buy", "client_id": "lan-b"}
+        with pytest.raises(RuntimeError, match="ERR_FORBIDDEN: token: "):  # off loopback
+            await peers[0].call({key: value for key, value in sell.items() if key != "token"})
         await peers[0].call(sell)
         filled = await peers[1].call(buy)
         assert filled["status"] == "filled"
@@ -146,7 +149,7 @@ async def test_a_network_partition_isolates_the_leader_until_it_heals(hosts, tmp
         sh("ip", "-n", switch, "link", "set", f"port{index + 1}", "down")  # the partition
         await settle(majority, lambda s: s[0]["leader"] not in (None, leader_name))
         sell = {"op": "submit", "market": "BTC/USD", "side": "sell", "price": "101",
-                "qty": "1", "client_id": "split-s"}  # fmt: skip
+                "qty": "1", "client_id": "split-s", "token": TOKEN}  # fmt: skip
         await majority[0].call(sell)
         filled = await majority[1].call({**sell, "side": "buy", "client_id": "split-b"})
         assert filled["status"] == "filled"  # the majority side trades on
