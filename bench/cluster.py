@@ -10,7 +10,15 @@ three voters, then:
    prints committed orders per second (an order counts once its submit returned: committed
    by a majority and applied on the peer that was asked);
 2. latency: orders at a steady ``--rate`` per second (open loop, spread over the peers),
-   each timed from send to reply; prints median and p99 in milliseconds.
+   each timed from send to reply; prints median and p99 in milliseconds;
+3. signatures: every order is signed by its peer's trader key and verified by every peer
+   when applied, once per log entry (``net/traders.py``); prints what one signature and
+   one verification of a full entry cost here, and how many orders an entry carried on
+   average during the throughput run (what one signature is amortised over).
+
+The peers are founded with a large grant (``GRANT``) so that no order of the run is
+refused for funds: the stream would otherwise turn into cheap rejections as the traders'
+BTC runs out.
 
 Both drive the same public entry point outside tests use. The client runs in this
 process, on the same 2 cores as the peers.
@@ -30,6 +38,12 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent / "tests")  # the cluster harness
 
 from cluster_helpers import Cluster, Peer, until  # noqa: E402
+
+from engine import Submit  # noqa: E402
+from net.traders import TraderKey, Verifier, encode_trader_command, signed_payload  # noqa: E402
+from net.writes import ENTRY_COMMANDS  # noqa: E402
+
+GRANT = "BTC=1000000,ETH=1000000,USD=10000000000"
 
 
 def order(n: int, rng: random.Random) -> dict:
@@ -73,7 +87,9 @@ def framed(payload: dict, rid: int) -> bytes:
     return json.dumps([str(rid), "dex_rpc", payload], separators=(",", ":")).encode()
 
 
-async def throughput(peers: list[Peer], clients: int, seconds: float) -> float:
+async def throughput(peers: list[Peer], clients: int, seconds: float) -> tuple[float, float]:
+    """Committed orders/s, and orders per log entry meanwhile."""
+    first_index = (await peers[0].status())["commit_index"]
     counter = itertools.count()
     done = 0
     stop_at = time.monotonic() + seconds
@@ -92,7 +108,29 @@ async def throughput(peers: list[Peer], clients: int, seconds: float) -> float:
 
     start = time.monotonic()
     await asyncio.gather(*(client(i) for i in range(clients)))
-    return done / (time.monotonic() - start)
+    rate = done / (time.monotonic() - start)
+    entries = (await peers[0].status())["commit_index"] - first_index
+    return rate, done / max(entries, 1)
+
+
+def signature_costs(repeat: int = 300) -> tuple[float, float]:
+    """(sign, verify) of one full log entry (ENTRY_COMMANDS orders), in ms, best of runs."""
+    key = TraderKey.from_seed(bytes(32))
+    items = [[1, n, encode_trader_command(Submit("", "BTC/USD", "buy", "limit", 10_000, 1,
+                                                 client_id=f"c{n}"))]
+             for n in range(ENTRY_COMMANDS)]  # fmt: skip
+    verifier = Verifier()
+    payload = signed_payload(key, "c", items)
+    key_hex, signature, _ = json.loads(payload)["t"]
+    sign = verify = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        signed_payload(key, "c", items)
+        t1 = time.perf_counter()
+        assert not verifier.check("c", key_hex, signature, payload)
+        t2 = time.perf_counter()
+        sign, verify = min(sign, t1 - t0), min(verify, t2 - t1)
+    return sign * 1000, verify * 1000
 
 
 async def latency(peers: list[Peer], rate: int, seconds: float) -> tuple[float, float, int]:
@@ -132,18 +170,24 @@ async def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dex-bench-") as root:
-        cluster = Cluster(Path(root))
+        cluster = Cluster(Path(root), common=["--no-discovery", "--grant", GRANT])
         try:
             peers = await cluster.grow(3)
             await until(lambda: _voters(peers[0]), 60, "three voters")
-            rate = await throughput(peers, args.clients, args.seconds)
-            print(f"throughput  {rate:10,.0f} committed orders/s  ({args.clients} clients, "
-                  f"{args.seconds:.0f} s, 3 peers)")  # fmt: skip
+            rate, per_entry = await throughput(peers, args.clients, args.seconds)
+            print(
+                f"throughput  {rate:10,.0f} committed orders/s  ({args.clients} clients, "
+                f"{args.seconds:.0f} s, 3 peers; {per_entry:.0f} orders per log entry)"
+            )
             median, p99, count = await latency(peers, args.rate, args.seconds)
             print(f"latency     median {median:6.2f} ms   p99 {p99:6.2f} ms   "
                   f"at {args.rate:,} orders/s ({count:,} orders)")  # fmt: skip
         finally:
             await cluster.close()
+    sign, verify = signature_costs()
+    print(f"signatures  {sign:6.3f} ms to sign, {verify:6.3f} ms to verify one entry of "
+          f"{ENTRY_COMMANDS} orders (one per entry: {1000 * verify / ENTRY_COMMANDS:.2f} µs "
+          "per order verified when entries are full)")  # fmt: skip
 
 
 async def _voters(peer: Peer) -> bool:

@@ -148,7 +148,7 @@ class Machine:
             return []
         if kind == "t" and _shaped(body, (str, str, list)):
             key, signature, items = body
-            problem = self.verifier.check(self.cluster_id, key, signature, items)
+            problem = self.verifier.check(self.cluster_id, key, signature, payload)
             if not problem:
                 return self._commands(index, items, key)
             self.refused += 1

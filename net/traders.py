@@ -14,10 +14,15 @@ by the request numbers: each is unique per trader (``net/writes.py``) and the ma
 applies a (trader, number) once, ever (its window of old numbers, ``Requests``, refuses
 anything older as done).
 
-The signed bytes are the canonical JSON of ``[cluster id, key, requests]``: the cluster id
-keeps a batch signed for one cluster from being replayed into another where the same key
-trades. The verifier re-encodes what it parsed, so the signature covers the commands as
-the engine will read them, not a particular spelling of their JSON.
+An entry is laid out byte for byte as ``{"t":["KEY","SIGNATURE",REQUESTS]}`` (compact JSON,
+the key and signature of fixed length), and the signature covers ``[cluster id, key,
+REQUESTS]`` with REQUESTS exactly as those bytes: the cluster id keeps a batch signed for
+one cluster from being replayed into another where the same key trades. A verifier checks
+the layout, takes the requests' bytes from their fixed place and checks the signature over
+them, then uses what the JSON parser read from the same bytes; nothing is encoded twice
+(re-encoding a full entry costs about three times parsing it). This is sound because the
+layout leaves the parser no choice: after the fixed head comes exactly one JSON value, the
+signed one, then ``]}``; bytes the key's owner did not sign fail the check.
 
 Why ``cryptography`` (PyCA, OpenSSL's Ed25519) rather than PyNaCl: it is the Python
 ecosystem's maintained default, ships wheels for every platform the peer runs on, and gives
@@ -43,6 +48,10 @@ KEY_FILE = "trader.key"
 KEY_HEX = 64  # characters of a public key in hex
 SIG_HEX = 128
 SIGNED = b"dex-signed-batch/1\n"
+_HEAD = b'{"t":["'
+_KEY_AT = len(_HEAD)
+_SIG_AT = _KEY_AT + KEY_HEX + 3  # after the key's '","'
+_ITEMS_AT = _SIG_AT + SIG_HEX + 2  # after the signature's closing quote and comma
 #: Operations a trader may sign; anything else in a signed batch is refused.
 TRADER_OPS = frozenset({"submit", "cancel", "cancel_all", "amend", "transfer", "register"})
 
@@ -120,16 +129,28 @@ def encode_trader_command(command: TraderCommand) -> dict:
     return form
 
 
+def _signed_bytes(cluster_id: str, key: bytes, requests: bytes) -> bytes:
+    """What a batch's signature covers: ``[cluster id, key, requests]`` as compact JSON."""
+    return b"".join(
+        (SIGNED, b"[", json.dumps(cluster_id).encode(), b',"', key, b'",', requests, b"]")
+    )
+
+
 def signed_bytes(cluster_id: str, key_hex: str, items: list) -> bytes:
-    """What a batch's signature covers (the same bytes on the signer and every verifier)."""
-    body = json.dumps([cluster_id, key_hex, items], separators=(",", ":"), ensure_ascii=True)
-    return SIGNED + body.encode()
+    """What the signature of a batch of ``items`` by ``key_hex`` covers."""
+    return _signed_bytes(cluster_id, key_hex.encode(), _requests(items))
+
+
+def _requests(items: list) -> bytes:
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def signed_payload(key: TraderKey, cluster_id: str, items: list) -> bytes:
     """A log entry carrying ``items`` ([origin, seq, command]) signed by ``key``."""
-    signature = key.sign(signed_bytes(cluster_id, key.hex, items))
-    return json.dumps({"t": [key.hex, signature, items]}, separators=(",", ":")).encode()
+    requests = _requests(items)
+    hex_key = key.hex.encode()
+    signature = key.sign(_signed_bytes(cluster_id, hex_key, requests)).encode()
+    return b"".join((_HEAD, hex_key, b'","', signature, b'",', requests, b"]}"))
 
 
 class Verifier:
@@ -138,10 +159,20 @@ class Verifier:
     def __init__(self) -> None:
         self._keys: dict[str, Ed25519PublicKey] = {}
 
-    def check(self, cluster_id: str, key_hex: str, signature: str, items: list) -> str:
-        """ "" when ``signature`` is ``key_hex``'s over the batch, else why not."""
-        if len(key_hex) != KEY_HEX or len(signature) != SIG_HEX:
-            return "signature: malformed key or signature"
+    def check(self, cluster_id: str, key_hex: str, signature: str, payload: bytes) -> str:
+        """Why ``payload`` (an entry whose JSON reads ``{"t": [key_hex, signature, ...]}``)
+        is not a batch ``key_hex`` signed for this cluster; "" when it is. It must be laid
+        out as ``signed_payload`` makes it (see the module doc)."""
+        if (
+            len(key_hex) != KEY_HEX
+            or len(signature) != SIG_HEX
+            or not payload.startswith(_HEAD)
+            or payload[_KEY_AT:_SIG_AT] != f'{key_hex}","'.encode()
+            or payload[_SIG_AT:_ITEMS_AT] != f'{signature}",'.encode()
+            or not payload.endswith(b"]}")
+        ):
+            return "signature: not laid out as a signed batch"
+        requests = payload[_ITEMS_AT:-2]
         try:
             public = self._keys.get(key_hex)
             if public is None:
@@ -149,7 +180,8 @@ class Verifier:
                 if len(self._keys) > 10_000:
                     self._keys.clear()
                 self._keys[key_hex] = public
-            public.verify(bytes.fromhex(signature), signed_bytes(cluster_id, key_hex, items))
+            signed = _signed_bytes(cluster_id, key_hex.encode(), requests)
+            public.verify(bytes.fromhex(signature), signed)
         except (ValueError, InvalidSignature):
             return "signature: not this trader's signature over this batch"
         return ""

@@ -108,8 +108,9 @@ def test_a_batch_whose_signature_does_not_verify_is_refused_whole() -> None:
         [key, "00" * 64, items],  # no signature at all
         [key[:-2], signature, items],  # a malformed key
     ):
-        assert m.apply(9, json.dumps({"t": forged}).encode()) == []
-    assert m.refused == 4
+        assert m.apply(9, json.dumps({"t": forged}, separators=(",", ":")).encode()) == []
+    assert m.apply(10, json.dumps(honest).encode()) == []  # not laid out as signed
+    assert m.refused == 5
     assert m.exchange.digest() == before
 
 
