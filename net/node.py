@@ -35,10 +35,18 @@ from aiohttp import web
 import engine
 from engine import Event
 from net.config import ConfigError, PeerConfig
-from net.datadir import DEFAULT_CLUSTER, DataDir, check_cluster_name, new_node_id, open_data_dir
+from net.datadir import (
+    DEFAULT_CLUSTER,
+    DataDir,
+    DataDirError,
+    check_cluster_name,
+    new_node_id,
+    open_data_dir,
+)
 from net.discovery import Discovery, Sighting
 from net.grenache import Presence
 from net.joining import Joiner
+from net.machine import FORMAT as MACHINE_FORMAT
 from net.machine import Machine
 from net.raft.config import Config
 from net.raft.messages import Msg
@@ -158,6 +166,7 @@ class Node:
         try:
             self.key = TraderKey.load_or_create(self.data.path)
             self.storage = SqliteStorage(self.data.path)
+            _check_format(self.storage, self.data)
             cluster = self._cluster_name(self.storage)
             consensus_id(self.storage, self.data.identity.legacy_node_id, new_node_id)
             if self.config.force_new_cluster:
@@ -550,6 +559,17 @@ class Node:
         state digest, which serialises the whole exchange: the terminal reads the status
         every second and takes the digest itself only when the book is quiet."""
         return peer_status(self, digest)
+
+
+def _check_format(storage: SqliteStorage, data: DataDir) -> None:
+    """DataDirError when the store's snapshot is from a dex whose state this one cannot read
+    (before traders signed their commands): one line, not a traceback."""
+    image = storage.snapshot().data
+    if image and not image.startswith(MACHINE_FORMAT):
+        raise DataDirError(
+            f"data dir {data.path}: its log is from an older version of dex (before signed "
+            "traders); start with another --data-dir"
+        )
 
 
 def _loopback(addr: str) -> bool:
