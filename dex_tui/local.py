@@ -5,18 +5,31 @@ benchmark's baseline need the same interface with no consensus underneath, deter
 and instant; :class:`LocalPeer` is that. Its ``hold`` gate keeps writes pending (to show
 and test the pending state), and ``quorum=False`` makes writes fail the way a peer on the
 minority side of a partition does.
+
+Money is on, as in a real cluster: the founding markets, then ``Configure`` with the grant
+(the default one unless told otherwise; ``grant=None`` leaves the exchange without money)
+and an account for this peer's trader, as its registration would open. Other traders that
+place orders in a test need an account too (:meth:`open_account`). Its trader key is made
+from ``seed`` (32 bytes; random without one): LocalPeer has no data dir to keep it in.
 """
 
 import asyncio
+import os
 from importlib.metadata import version
 
-from engine import FOUNDING_MARKETS, Command, Event, Exchange
+from engine import FOUNDING_MARKETS, Command, Configure, Event, Exchange, OpenAccount
+from engine.accounts import DEFAULT_GRANT
 from net.rpc.errors import RpcError
+from net.traders import Register, TraderCommand, TraderKey
 
 
 class LocalPeer:
-    def __init__(self, name: str = "alice") -> None:
+    def __init__(
+        self, name: str = "alice", grant: str | None = DEFAULT_GRANT, seed: bytes | None = None
+    ) -> None:
         self._name = name
+        self._grant = grant
+        self._key = TraderKey.from_seed(seed if seed is not None else os.urandom(32))
         self._exchange = Exchange()
         self.index = 0
         self.quorum = True
@@ -25,8 +38,15 @@ class LocalPeer:
         self.others: list[dict] = []  # other clusters of its name that it reports
         self.epoch = 0  # bumped when it "moves" to another cluster (switch_cluster)
         self.no_quorum_s = 0.0
+        self._found()
+
+    def _found(self) -> None:
+        """What a new cluster's founding entry and this trader's registration apply."""
         for command in FOUNDING_MARKETS:
             self.apply(command)
+        if self._grant is not None:
+            self.apply(Configure(self._grant))
+            self.open_account(self._name)
 
     @property
     def name(self) -> str:
@@ -35,6 +55,10 @@ class LocalPeer:
     @property
     def owner(self) -> str:
         return self._name
+
+    @property
+    def trader_key(self) -> str:
+        return self._key.hex
 
     @property
     def api_addr(self) -> str:
@@ -50,16 +74,28 @@ class LocalPeer:
     async def stop(self) -> None:
         pass
 
+    def writable(self) -> None:
+        pass  # always in its (one-peer) cluster
+
+    async def wait_applied(self, index: int, timeout: float) -> int:
+        return self.index  # every write is applied when execute returns
+
     def apply(self, command: Command) -> list[Event]:
         """Apply at the next index at once (for setting up a book)."""
         self.index += 1
         return self._exchange.apply(command, self.index)
 
-    async def execute(self, command: Command) -> tuple[int, list[Event]]:
+    def open_account(self, owner: str) -> list[Event]:
+        """An account with the grant for ``owner`` (what registering a trader does)."""
+        return self.apply(OpenAccount(owner))
+
+    async def execute(self, command: TraderCommand) -> tuple[int, list[Event]]:
         if self.hold is not None:
             await self.hold.wait()
         if not self.quorum:
             raise RpcError("ERR_NO_QUORUM", "no leader reachable: this side cannot commit")
+        if isinstance(command, Register):  # its trader's account is open from the start
+            raise RpcError("ERR_INVALID", "a local peer's trader is registered from the start")
         events = self.apply(command)
         return self.index, events
 
@@ -67,8 +103,7 @@ class LocalPeer:
         """As a peer moving over does: a new, empty state (the founding markets again)."""
         self._exchange = Exchange()
         self.index = 0
-        for command in FOUNDING_MARKETS:
-            self.apply(command)
+        self._found()
         self.others = [o for o in self.others if o["cluster_id"] != cluster_id]
         self.epoch += 1
 

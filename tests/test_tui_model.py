@@ -14,6 +14,7 @@ from dex_tui.model.ladder import DEPTHS, GROUPS, build_ladder, step
 from dex_tui.model.tape import Tape
 from dex_tui.model.ticket import TicketForm, check, to_command
 from engine import FOUNDING_MARKETS, Exchange, InvalidInput, Submit
+from tests.tui_helpers import local_peer
 
 BTC = "BTC/USD"
 
@@ -190,7 +191,7 @@ def test_blotter_shows_pending_then_only_finished_outcomes():
 
 
 async def test_desk_actions_describe_their_outcomes():
-    peer = LocalPeer("alice")
+    peer = local_peer()
     peer.apply(Submit("bob", BTC, "sell", "limit", 1001, 500, client_id="b1"))
     desk = Desk(peer, "btc/usd")
     assert desk.ensure_market() and desk.market == BTC
@@ -219,7 +220,7 @@ async def test_desk_actions_describe_their_outcomes():
 
 
 async def test_desk_rejections_are_outcomes_not_errors():
-    peer = LocalPeer("alice")
+    peer = local_peer()
     peer.apply(Submit("bob", BTC, "sell", "limit", 1001, 500, client_id="b1"))
     desk = Desk(peer)
     desk.ensure_market()

@@ -5,6 +5,7 @@ widgets and the engine underneath. ``settle`` polls a condition between pauses, 
 waits exactly as long as the app needs and never sleeps a fixed time.
 """
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -28,8 +29,17 @@ BOOK = (
 )
 
 
+def local_peer(name: str = "alice", others: tuple[str, ...] = ("bob", "carol")) -> LocalPeer:
+    """A LocalPeer with money (the default grant) whose trader key follows from its name
+    (the header shows its fingerprint), and accounts for the ``others``."""
+    peer = LocalPeer(name, seed=hashlib.sha256(name.encode()).digest())
+    for other in others:
+        peer.open_account(other)
+    return peer
+
+
 def book_peer(name: str = "alice") -> LocalPeer:
-    peer = LocalPeer(name)
+    peer = local_peer(name)
     for n, (side, price, qty) in enumerate(BOOK):
         peer.apply(Submit("bob", "BTC/USD", side, "limit", price, qty, client_id=f"bob-{n}"))
     peer.peers = [
@@ -79,17 +89,22 @@ def cut_off_peer() -> LocalPeer:
 
 
 async def trade_live(pilot: Pilot) -> None:
-    """Two trades after start, so the tape shows times, ticks and an own fill."""
+    """Trades after start, so the tape shows times, ticks and an own fill, the balances
+    BTC's value and a gain since the grant, and the ticket a price and its max."""
     peer = pilot.app.peer
     peer.apply(Submit("carol", "BTC/USD", "buy", "limit", 1002, 200, client_id="c1"))
     pilot.app.flush()  # the refresh tick, now: each trade is seen on its own
     peer.apply(Submit("alice", "BTC/USD", "sell", "market", None, 300, "ioc", client_id="a1"))
+    pilot.app.flush()
+    # carol sells through the 100.0 bid: the last price, 99.9, is below alice's sale
+    peer.apply(Submit("carol", "BTC/USD", "sell", "limit", 999, 1300, "ioc", client_id="c2"))
     pilot.app.flush()
     # The status reads of the app's once-a-second timer, now, twice: the second finds the
     # book quiet and takes the digest, so the cluster panel no longer depends on whether
     # that timer fired before the picture (it did on a slow CI machine).
     pilot.app.refresh_status()
     pilot.app.refresh_status()
+    pilot.app.ticket.set_price("99.9")  # the ticket says the most it can buy at that price
     await pilot.pause()
 
 
