@@ -6,7 +6,10 @@ desk's settings with what is on screen and, only if they moved, rebuilds the mod
 repaints the panels that use them. At thousands of orders a second the screen still
 repaints at most FLUSH_HZ times a second. Writes (ticket, quick line, cancel, amend,
 scenarios) run in workers because they await consensus; their outcomes come back as
-notifications and in the orders panel. Cluster status is read once a second.
+notifications and in the orders panel. Cluster status is read once a second. The
+trader's money is part of the same tick: when the exchange moved, the balances panel and the
+ticket's most-you-can-trade are recomputed (a few assets, one newest trade per market) and
+repainted only if what they show changed.
 """
 
 import time
@@ -24,16 +27,20 @@ from textual.widgets.option_list import Option
 
 from engine import InvalidInput, Submit
 from net.peer import Peer
+from net.traders import fingerprint
 
+from .model.balances import lines as balance_lines
 from .model.desk import Desk, Outcome
 from .model.files import Recent, scenario_dirs, scenario_files
-from .model.ticket import check
+from .model.transfer import TransferForm
 from .runner import ScenarioRun
 from .scenario import CancelAllStep, OrderStep, ScenarioError, load_scenario, parse_line
 from .screens.amend import AmendScreen
 from .screens.confirm import ConfirmScreen
 from .screens.help import HelpScreen, keys_of
 from .screens.picker import ScenarioPicker
+from .screens.transfer import TransferScreen
+from .widgets.balances import BalancesPanel
 from .widgets.ladder import DepthLadder
 from .widgets.orders import OpenOrders
 from .widgets.peers import PeersPanel
@@ -63,6 +70,9 @@ class DexApp(App):
         Binding("c,delete", "cancel_selected", "Cancel order", id="cancel"),
         Binding("C", "cancel_all", "Cancel all", key_display="C", id="cancel-all"),
         Binding("a", "amend_selected", "Amend", show=False, id="amend"),
+        Binding(
+            "T", "transfer", "Transfer to a trader", key_display="T", show=False, id="transfer"
+        ),
         Binding("m", "next_market", "Next market", show=False, id="market"),
         Binding("ctrl+o", "pick_scenario", "Scenario", id="scenario"),
         Binding("x", "stop_scenario", "Stop scenario", show=False, id="stop-scenario"),
@@ -92,6 +102,8 @@ class DexApp(App):
         self._shown_market = ""
         self._epoch = peer.epoch  # the peer's state, replaced when it moves
         self.main_screen: Screen | None = None  # the screen the panels are on (set at mount)
+        self._most: int | None = None  # the ticket's most-you-can-trade, as last shown
+        self._trader = f"{peer.owner} (key {fingerprint(peer.trader_key)})"
 
     # ------------------------------------------------------------------ layout
 
@@ -101,8 +113,11 @@ class DexApp(App):
         with Horizontal(id="main"):
             with Vertical(id="ladder-panel", classes="panel"):
                 yield DepthLadder(id="ladder")
-            with Vertical(id="tape-panel", classes="panel"):
-                yield TradeTape(id="tape")
+            with Vertical(id="middle"):
+                with Vertical(id="tape-panel", classes="panel"):
+                    yield TradeTape(id="tape")
+                with Vertical(id="balances-panel", classes="panel"):
+                    yield BalancesPanel(id="balances")
             with Vertical(id="right"):
                 yield OptionList(id="markets", classes="panel")
                 with Vertical(id="ticket-panel", classes="panel"):
@@ -125,6 +140,7 @@ class DexApp(App):
         self.orders = self.query_one(OpenOrders)
         self.ticket = self.query_one(OrderTicket)
         self.peers_panel = self.query_one(PeersPanel)
+        self.balances = self.query_one(BalancesPanel)
         self.banner = self.query_one("#banner", Static)
         self.ladder_panel = self.query_one("#ladder-panel")
         self.markets = self.query_one("#markets", OptionList)
@@ -132,6 +148,7 @@ class DexApp(App):
         self.quick = self.query_one("#quick", Input)
         self.query_one("#tape-panel").border_title = "Trades"
         self.query_one("#peers-panel").border_title = "Cluster"
+        self.query_one("#balances-panel").border_title = "Balances · value in USD"
         self.query_one("#markets").border_title = "Markets"
         self.query_one("#ticket-panel").border_title = "Order ticket"
         self.query_one("#orders-panel").border_subtitle = "c cancel · C all · a amend"
@@ -145,6 +162,8 @@ class DexApp(App):
 
     def flush(self) -> None:
         """Repaint the panels whose data moved since the last tick (see the module doc)."""
+        if not self.is_running:  # a tick (or a write's end) while the app closes: its
+            return  # widgets may be half removed already
         epoch = self.peer.epoch
         if epoch != self._epoch:  # the peer moved to another cluster: its state is new
             self._epoch = epoch
@@ -174,6 +193,8 @@ class DexApp(App):
             if desk.tape.update(desk.exchange, desk.market) or self.tape.market is not market:
                 self.tape.show(market, desk.tape.rows(desk.market))
             self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner, desk.market))
+            self.balances.show(balance_lines(desk.balances()))
+            self._show_most()
             panel = self.ladder_panel
             frozen = "  FROZEN (space)" if desk.frozen else ""
             title = f"{desk.market}  {desk.depth} levels{frozen}"
@@ -199,11 +220,13 @@ class DexApp(App):
         markets.highlighted = symbols.index(desk.market)
         ticket = self.ticket
         ticket.set_market(market.base)
-        ticket.show_errors(check(desk.ticket, market))
+        self._show_most(force=True)
         self.sub_title = self._sub_title()
         self.query_one("#orders-panel").border_title = f"My orders in {desk.market}"
 
     def refresh_status(self) -> None:
+        if not self.is_running:
+            return
         self.status = status = self.peer.status(digest=False)
         self.peers_panel.show(status, *self.desk.digest())
         banner = self.banner
@@ -227,7 +250,8 @@ class DexApp(App):
     def _sub_title(self) -> str:
         status = self.status or {}
         role = status.get("role", "starting")
-        return f"{self.peer.name} · {role} · {self.peer.api_addr} · {self.desk.market or '—'}"
+        return (f"trader {self._trader} · {role} · {self.peer.api_addr} · "
+                f"{self.desk.market or '—'}")  # fmt: skip
 
     # ------------------------------------------------------------------ ticket
 
@@ -237,9 +261,21 @@ class DexApp(App):
     @on(OrderTicket.Changed)
     def _ticket_changed(self, event: OrderTicket.Changed) -> None:
         self.desk.ticket = event.form
-        market = self.desk.current()
-        if market is not None:
-            self.ticket.show_errors(check(event.form, market))
+        self._show_most(force=True)
+
+    def _show_most(self, force: bool = False) -> None:
+        """The ticket's most-you-can-trade at its price, and its errors, which depend on
+        it; on a refresh tick (``force`` False) only when that most changed."""
+        desk = self.desk
+        market = desk.current()
+        if market is None:
+            return
+        most = desk.ticket_most()
+        if most == self._most and not force:
+            return
+        self._most = most
+        self.ticket.show_max("" if most is None else market.qty_text(most))
+        self.ticket.show_errors(desk.ticket_errors(most))
 
     @on(OrderTicket.Send)
     def _send_ticket(self) -> None:
@@ -349,6 +385,22 @@ class DexApp(App):
 
         title = f"Amend #{order_id}: {row.side} {row.qty} {row.market} @ {row.price}"
         self.push_screen(AmendScreen(title, qty, price), answered)
+
+    # ------------------------------------------------------------------ money
+
+    def action_transfer(self) -> None:
+        desk = self.desk
+        if not desk.exchange.ledger.on:
+            self.notify("this exchange holds no money: nothing to transfer", severity="warning")
+            return
+
+        def answered(form: TransferForm | None) -> None:
+            if form is not None:
+                self._write(desk.transfer(form))
+
+        title = f"Transfer from {self.peer.owner} to another trader"
+        self.push_screen(TransferScreen(title, desk.transfer_errors, desk.transfer_hint),
+                         answered)  # fmt: skip
 
     # ------------------------------------------------------------------ ladder and markets
 

@@ -1,5 +1,7 @@
 """Snapshot tests of the terminal app (pytest-textual-snapshot): the main screen with a live
-book, the scenario picker, and the no-quorum state, with fixed data, clock and time zone.
+book (balances valued at the last trade, the ticket's most-you-can-buy, the trader's key in
+the header), the scenario picker, a transfer refused at its amount field, and the no-quorum
+state, with fixed data, clock, trader key and time zone.
 
 Update after an intended change of the screen with ``pytest --snapshot-update`` and review
 the SVGs in ``tests/__snapshots__``.
@@ -29,6 +31,11 @@ def test_main_screen(snap_compare):
 
 def test_scenario_picker(snap_compare):
     assert snap_compare(make_app(trading_peer()), terminal_size=SIZE, press=["ctrl+o"])
+
+
+def test_transfer_refused_at_the_field(snap_compare):
+    press = ["T", *"bob", "tab", *"usd", "tab", *"2000000"]
+    assert snap_compare(make_app(trading_peer()), terminal_size=SIZE, press=press)
 
 
 def test_no_quorum(snap_compare):

@@ -3,7 +3,8 @@
 The app owns one :class:`Desk`. Widgets never call the peer: the app calls the desk's
 actions from workers (they await consensus) and reads the desk's models on its refresh
 tick. Every write carries a client id made from this session and a counter, so the peer's
-idempotent submit means a retried ticket can never become two orders.
+idempotent submit means a retried ticket can never become two orders. The trader's money
+(balances, the most the ticket can trade, transfers) is read from the same exchange.
 """
 
 import secrets
@@ -23,16 +24,18 @@ from engine import (
     Market,
     Rejected,
     Submit,
+    Transferred,
 )
 from net.peer import Peer
 from net.rpc.errors import RpcError
 
 from ..scenario import OrderStep
-from . import numbers
+from . import numbers, transfer
+from .balances import Balances, balances
 from .blotter import Blotter
 from .ladder import DEPTHS, GROUPS, Ladder, build_ladder, step
 from .tape import Tape
-from .ticket import TicketForm, to_command
+from .ticket import TicketForm, check, max_lots, to_command
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +150,31 @@ class Desk:
     def ladder(self) -> Ladder:
         return build_ladder(self.exchange, self.market, self.peer.owner, self.depth, self.group)
 
+    # ------------------------------------------------------------------ money
+
+    def balances(self) -> Balances:
+        return balances(self.exchange, self.peer.owner)
+
+    def ticket_most(self) -> int | None:
+        """The most lots the ticket can trade at its price now (None: no limit to show)."""
+        market = self.current()
+        if market is None:
+            return None
+        return max_lots(self.ticket, market, self.exchange, self.peer.owner)
+
+    def ticket_errors(self, most: int | None) -> dict[str, str]:
+        """What is wrong with the ticket, ``most`` being :meth:`ticket_most`."""
+        market = self.current()
+        if market is None:
+            return {"market": "no market yet: the peer has not joined a cluster"}
+        return check(self.ticket, market, most)
+
+    def transfer_errors(self, form: transfer.TransferForm) -> dict[str, str]:
+        return transfer.check(form, self.exchange, self.peer.owner)
+
+    def transfer_hint(self, form: transfer.TransferForm) -> str:
+        return transfer.hint(form, self.exchange, self.peer.owner)
+
     # ------------------------------------------------------------------ writes
 
     def client_id(self) -> str:
@@ -158,7 +186,8 @@ class Desk:
         market = self.current()
         if market is None:
             raise InvalidInput("market", "no market yet: the peer has not joined a cluster")
-        return to_command(self.ticket, market, self.peer.owner, self.client_id())
+        most = self.ticket_most()
+        return to_command(self.ticket, market, self.peer.owner, self.client_id(), most)
 
     def order_command(self, step: OrderStep) -> Submit:
         """The submit for an order typed on the quick line (already checked by its parser)."""
@@ -201,6 +230,25 @@ class Desk:
             return Outcome(f"amend #{order_id}: {exc}", False)
         command = Amend(self.peer.owner, order_id, lots, ticks)
         return await self._write(command, f"amend #{order_id}")
+
+    async def transfer(self, form: transfer.TransferForm) -> Outcome:
+        """Send a transfer the form describes; the outcome names the log index it was
+        committed at, or why it was refused (by the form's check or by the engine)."""
+        what = f"transfer {form.amount.strip()} {form.asset.strip()} to {form.to.strip()}"
+        try:
+            command = transfer.to_command(form, self.exchange, self.peer.owner)
+        except InvalidInput as exc:
+            return Outcome(f"{what}: {exc}", False)
+        what = f"transfer {form.amount.strip()} {command.asset} to {command.to}"
+        try:
+            index, events = await self.peer.execute(command)
+        except RpcError as error:
+            return Outcome(f"{what}: {error.code}: {error.message}", False)
+        rejected = [e for e in events if isinstance(e, Rejected)]
+        if rejected or not any(isinstance(e, Transferred) for e in events):
+            reason = rejected[0].reason if rejected else "not applied"
+            return Outcome(f"{what}: refused: {reason}", False)
+        return Outcome(f"{what}: done at log index {index}", True)
 
     async def _write(self, command: Command, what: str) -> Outcome:
         try:

@@ -10,9 +10,11 @@ from textual.widgets import Static
 EXTRA = (
     ("click a ladder level", "put its price in the ticket (the side stays)"),
     ("Enter (in the ticket)", "send the order"),
+    ("click max (in the ticket)", "put the most you can buy at the price, or sell, in qty"),
+    ("Enter (in the transfer)", "send it once every field is right; Esc cancels"),
     ("Enter (on the quick line)", "send the line, e.g. b 1.5 @ 100.25 ioc"),
     ("Tab / Shift+Tab", "move between fields"),
-    ("ctrl+p", "command palette: every action, markets and scenarios"),
+    ("ctrl+p", "command palette: every action (Transfer too), markets and scenarios"),
 )
 
 

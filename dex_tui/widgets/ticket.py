@@ -3,12 +3,14 @@
 It posts :class:`OrderTicket.Changed` with the whole form on every edit (the app checks it
 against the market and calls :meth:`show_errors`) and :class:`OrderTicket.Send` on Enter or
 the button. The side is a visible toggle that follows the ``b`` / ``s`` keys, and the send
-button says what it will do ("Buy BTC").
+button says what it will do ("Buy BTC"). Beside the quantity it shows the most the trader
+can buy at the typed price or sell ("max 12.345", from the app); a click on it puts that
+quantity in the field.
 """
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -27,6 +29,16 @@ class AmountInput(Input):
         return character != ":" and super().check_consume_key(key, character)
 
 
+class MaxLabel(Label):
+    """ "max 12.345": a click puts that quantity in the ticket."""
+
+    def on_click(self, event: events.Click) -> None:
+        event.stop()
+        ticket = next((a for a in self.ancestors if isinstance(a, OrderTicket)), None)
+        if ticket is not None:
+            ticket.fill_max()
+
+
 class OrderTicket(Vertical):
     DEFAULT_CSS = """
     OrderTicket { height: auto; padding: 0 1; }
@@ -41,6 +53,8 @@ class OrderTicket(Vertical):
     OrderTicket Select { width: 1fr; }
     OrderTicket .error { color: $error; height: auto; }
     OrderTicket #send { width: 100%; }
+    OrderTicket #max { width: auto; color: $text-muted; padding: 0 0 0 1; }
+    OrderTicket #max:hover { color: $text; text-style: underline; }
     """
 
     @dataclass
@@ -54,6 +68,7 @@ class OrderTicket(Vertical):
         super().__init__(id=id)
         self.form = TicketForm()
         self.base = ""  # the market's base asset, for the send button's label
+        self.most = ""  # the most that can be traded at the typed price, as decimal text
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -67,6 +82,7 @@ class OrderTicket(Vertical):
         with Horizontal():
             yield Label("qty", classes="field-label")
             yield AmountInput(placeholder="quantity", id="qty", compact=True)
+            yield MaxLabel("", id="max")
         with Horizontal():
             yield Select([(t, t) for t in TIFS], value="gtc", allow_blank=False, id="tif",
                          compact=True)  # fmt: skip
@@ -75,6 +91,7 @@ class OrderTicket(Vertical):
         yield Button("Buy", id="send", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#max", Label).display = False
         self._show_side()
 
     # ------------------------------------------------------------------ from the app
@@ -91,6 +108,18 @@ class OrderTicket(Vertical):
     def set_market(self, base: str) -> None:
         self.base = base
         self._show_side()
+
+    def show_max(self, most: str) -> None:
+        """The most lots, as text, the trader can trade at the typed price ("": no limit)."""
+        if most != self.most:
+            self.most = most
+            label = self.query_one("#max", Label)
+            label.update(f"max {most}" if most else "")
+            label.display = bool(most)
+
+    def fill_max(self) -> None:
+        if self.most:
+            self.query_one("#qty", Input).value = self.most  # posts Input.Changed -> _changed
 
     def show_errors(self, errors: dict[str, str]) -> None:
         """Say what is wrong with what was typed; an empty field only disables sending."""
