@@ -30,6 +30,7 @@ async def test_an_order_typed_in_the_app_is_committed_by_the_embedded_peer(tmp_p
         async with app.run_test(size=(130, 40)) as pilot:
             await settle(pilot, lambda: app.desk.market == "ETH/USD", 20, "the founded markets")
             await settle(pilot, lambda: (app.status or {}).get("role") == "leader", 20, "leader")
+            await settle(pilot, lambda: node.registered, 20, "the trader's registration")
             await pilot.press("colon")
             await type_text(pilot, "b 2.5 @ 1999.99 post")
             await pilot.press("enter")
@@ -71,7 +72,8 @@ async def test_switching_clusters_from_the_palette_moves_the_real_peer(tmp_path)
         node = Node(config(peer, discovery=False))
         await node.start()
         try:
-            await poll(lambda n=node: n.shell.member and bool(n.exchange.markets), 20, "markets")
+            await poll(lambda n=node: n.shell.member and bool(n.exchange.markets) and n.registered,
+                       20, "markets and the trader's registration")  # fmt: skip
             await node.execute(Submit(peer, "BTC/USD", "buy", "limit", 900, 1000,
                                       client_id=f"{peer}-1"))  # fmt: skip
             ids[peer] = node.machine.cluster_id
