@@ -5,8 +5,10 @@
 Budget: with 2,000 orders/s of cluster traffic, keypress-to-screen latency <= 100 ms and
 the app's CPU < 50% of one core.
 
-Starts two headless peers (``dex-tui --headless``) and one ``dex-tui`` with its UI in a
-130x40 tmux session on a private tmux server, joined to them (loopback, no zeroconf). Then
+Starts two headless peers (``dex-tui --headless``, founding the cluster with
+``bench/cluster.py``'s large grant, so that no order is refused for funds) and one
+``dex-tui`` with its UI in a 130x40 tmux session on a private tmux server, joined to them
+(loopback, no zeroconf). Then
 two phases, measured the same way:
 
 1. idle: no orders;
