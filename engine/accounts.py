@@ -92,12 +92,13 @@ class Ledger:
     def asset(self, name: str) -> Asset | None:
         return self.by_name.get(name)
 
-    def need_places(self, name: str, places: int) -> str:
-        """Why an asset ``name`` cannot have a unit of ``places`` decimals ("" if it can)."""
+    def need_places(self, name: str, places: int, adding: int = 0) -> str:
+        """Why an asset ``name`` cannot have a unit of ``places`` decimals ("" if it can),
+        when ``adding`` other new assets come with it."""
         asset = self.by_name.get(name)
         if asset is not None and places > asset.places and self.on:
             return f"finer than the unit of {name} ({asset.unit}); balances are never rescaled"
-        if asset is None and len(self.assets) >= MAX_ASSETS:
+        if asset is None and len(self.assets) + adding >= MAX_ASSETS:
             return f"at most {MAX_ASSETS} assets"
         return ""
 

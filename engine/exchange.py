@@ -217,7 +217,9 @@ class Exchange:
             problem = "quote: must differ from the base asset"
         elif why := ledger.need_places(cmd.base, market.base_places()):
             problem = f"lot: {why}"
-        elif why := ledger.need_places(cmd.quote, market.quote_places()):
+        elif why := ledger.need_places(
+            cmd.quote, market.quote_places(), 1 if ledger.asset(cmd.base) is None else 0
+        ):
             problem = f"tick: {why}"
         if problem:
             events.append(Rejected("create_market", None, None, "", REJECT_INVALID, problem, index))

@@ -220,6 +220,7 @@ def load(data: object, exchange: "Exchange") -> None:
                                           | {m.quote for m in exchange.markets.values()}),
                "assets without a market")  # fmt: skip
         _check_holds(exchange)
+        _check_conserved(exchange)
         remembered = exchange.orders.values()  # by id
         _check(not remembered or remembered[-1].order_id < next_order_id, "order id counter")
         for order in remembered:
@@ -285,3 +286,19 @@ def _check_holds(exchange: "Exchange") -> None:
         for order in account.open:
             expected[order.hold_asset] += order.remaining * order.hold_per_lot
         _check(expected == account.held, f"the holds of {name}")
+
+
+def _check_conserved(exchange: "Exchange") -> None:
+    """Every unit granted is in an account or the fee account, and nothing else is; an
+    exchange never configured has granted nothing, taken no fees and has no fee rates."""
+    ledger = exchange.ledger
+    if not ledger.on:
+        unused = not any(ledger.grant) and not any(ledger.granted) and not any(ledger.fees)
+        _check(unused and ledger.maker_bps == ledger.taker_bps == 0, "money while money is off")
+        return
+    sums = list(ledger.fees)
+    for account in exchange.owners.values():
+        if account.funded:
+            for asset_id in range(len(sums)):
+                sums[asset_id] += account.available[asset_id] + account.held[asset_id]
+    _check(sums == ledger.granted, "balances that do not add up to what was granted")

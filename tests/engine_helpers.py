@@ -3,7 +3,8 @@
 * :class:`Driver` wraps an :class:`engine.Exchange` and numbers log indexes 1, 2, 3, ...
 * :func:`of` / :func:`one` / :func:`kinds` pick events out of an ``apply`` result.
 * :func:`command_streams` is the hypothesis strategy of random command streams used by the
-  property and reference tests.
+  property and reference tests; :func:`money_streams` the same with money on (accounts,
+  holds, transfers, fees).
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from engine import (
     Amend,
     Cancel,
     CancelAll,
+    Configure,
     CreateMarket,
     Done,
     Exchange,
+    OpenAccount,
     Submit,
+    Transfer,
 )
 
 BTC = "BTC/USD"
@@ -192,17 +196,123 @@ def command_streams(draw: st.DrawFn, min_size: int = 5, max_size: int = 60) -> l
     for _ in range(draw(st.integers(min_size, max_size))):
         cmd = draw(commands(markets, submitted))
         if isinstance(cmd, Cancel | Amend) and cmd.order_id is not None and draw(st.booleans()):
-            open_ids = [v.order_id for o in OWNERS for v in scratch.open_orders(o)]
-            if open_ids:
-                order_id = draw(st.sampled_from(sorted(open_ids)))
-                view = scratch.order(order_id)
-                assert view is not None
-                owner = view.owner if draw(st.integers(0, 4)) else cmd.owner
-                cmd = cmd._replace(order_id=order_id, owner=owner)
+            cmd = _aimed(draw, cmd, scratch)
         submitted += isinstance(cmd, Submit)
         scratch.apply(cmd, len(stream) + 1)
         stream.append(cmd)
     return stream
+
+
+def _aimed(draw: st.DrawFn, cmd: Cancel | Amend, scratch: Exchange) -> Cancel | Amend:
+    """``cmd`` aimed at an order open on ``scratch`` (usually as its owner), if there is one."""
+    open_ids = [v.order_id for o in OWNERS for v in scratch.open_orders(o)]
+    if open_ids:
+        order_id = draw(st.sampled_from(sorted(open_ids)))
+        view = scratch.order(order_id)
+        assert view is not None
+        owner = view.owner if draw(st.integers(0, 4)) else cmd.owner
+        cmd = cmd._replace(order_id=order_id, owner=owner)
+    return cmd
+
+
+# ---------------------------------------------------------------------- money streams
+
+#: The markets of the money streams: BTC/USD as in the other streams (a tick x lot is one
+#: unit of USD) and ETH/USD with a coarser tick and lot (a tick x lot is 100 units of USD).
+MONEY_MARKETS = (
+    CreateMarket(BTC, "BTC", "USD", "0.01", "0.001"),
+    CreateMarket(ETH, "ETH", "USD", "0.1", "0.01"),
+)
+#: A market needing a finer unit of BTC than BTC/USD gave it: refused once money is on.
+FINER_MARKET = CreateMarket("BTC/EUR", "BTC", "EUR", "0.01", "0.0001")
+#: Grants small enough that traders sometimes run short (a BTC/USD buy near 100 ticks
+#: costs 100 units of USD per lot, an ETH/USD one 10,000), and one that never does.
+GRANTS = ("BTC=0.05,USD=0.5", "BTC=0.02,USD=0.03", "BTC=0.01,USD=0.1", "BTC=1,USD=100")
+ETH_GRANTS = ("BTC=0.03,ETH=0.3,USD=10", "BTC=0.02,ETH=0.1,USD=1", "BTC=1,ETH=1,USD=100")
+NEWCOMER = "dave"  # starts without an account; may open one mid-stream
+fee_rates = st.sampled_from((0, 0, 1, 30, 250, 1000))
+
+
+@functools.cache
+def money_commands(submitted: int) -> st.SearchStrategy:
+    ids = order_ids(submitted)
+    markets = (BTC, ETH)
+    transfers = st.builds(
+        Transfer,
+        st.sampled_from((*OWNERS, *OWNERS, NEWCOMER)),
+        st.sampled_from((*OWNERS, *OWNERS, NEWCOMER, "zed")),
+        st.sampled_from(("BTC", "USD", "USD", "ETH", "XRP")),
+        st.integers(1, 50) | st.integers(1, 5_000),
+    )
+    return st.one_of(
+        *[submits(markets)] * 8,
+        submits((*markets, UNKNOWN)),
+        st.builds(Cancel, owners, ids, st.none()),
+        st.builds(Cancel, owners, st.none(), st.sampled_from(CLIENT_IDS)),
+        st.builds(CancelAll, owners, st.none() | st.sampled_from((*markets, UNKNOWN))),
+        amends(submitted),
+        amends(submitted),
+        amends(submitted),
+        transfers,
+        transfers,
+        st.builds(OpenAccount, st.sampled_from((NEWCOMER, *OWNERS))),  # dave's first opens
+        st.sampled_from((*MONEY_MARKETS, FINER_MARKET)),  # ETH/USD may be new; the rest not
+        st.builds(Configure, st.sampled_from(GRANTS), fee_rates, fee_rates),  # refused: on
+    )
+
+
+def markets_of(stream: list) -> tuple[str, ...]:
+    return tuple(cmd.symbol for cmd in stream if isinstance(cmd, CreateMarket))
+
+
+def limit_orders(markets: tuple[str, ...]) -> st.SearchStrategy[Submit]:
+    """Plain GTC limit orders (of OWNERS): a book to trade against."""
+    sides = st.sampled_from(("buy", "sell"))
+    return st.builds(Submit, owners, st.sampled_from(markets), sides, st.just("limit"), prices,
+                     qtys)  # fmt: skip
+
+
+@st.composite
+def money_streams(draw: st.DrawFn, min_size: int = 5, max_size: int = 60) -> list:
+    """Markets, ``Configure`` (a small grant, random fees), an account for each of OWNERS,
+    then a random mix of every command: submits of every kind, cancels and amends (half
+    aimed at open orders, as in :func:`command_streams`), transfers (often short, to
+    unknown traders, of unknown assets), account openings, markets (ETH/USD may come only
+    now, after money is on; one needs a finer unit and is refused) and a second configure.
+    """
+    with_eth = draw(st.sampled_from((True, True, False)))  # else ETH/USD may come later
+    stream: list = list(MONEY_MARKETS if with_eth else MONEY_MARKETS[:1])
+    grant = draw(st.sampled_from(ETH_GRANTS if with_eth else GRANTS))
+    stream.append(Configure(grant, draw(fee_rates), draw(fee_rates)))
+    stream.extend(OpenAccount(owner) for owner in OWNERS)
+    stream.extend(draw(st.lists(limit_orders(markets_of(stream)), max_size=8)))  # liquidity
+    scratch = Exchange()
+    for i, cmd in enumerate(stream, 1):
+        scratch.apply(cmd, i)
+    submitted = 0
+    for _ in range(draw(st.integers(min_size, max_size))):
+        cmd = draw(money_commands(submitted))
+        if isinstance(cmd, Cancel | Amend) and cmd.order_id is not None and draw(st.booleans()):
+            cmd = _aimed(draw, cmd, scratch)
+        elif isinstance(cmd, Submit) and cmd.price is not None and draw(st.booleans()):
+            cmd = _crossing(draw, cmd, scratch)
+        submitted += isinstance(cmd, Submit)
+        scratch.apply(cmd, len(stream) + 1)
+        stream.append(cmd)
+    return stream
+
+
+def _crossing(draw: st.DrawFn, cmd: Submit, scratch: Exchange) -> Submit:
+    """``cmd`` priced at or up to two ticks through the opposite best price, if there is
+    one: trades are what move money, and random prices in a band mostly rest."""
+    market = scratch.market(cmd.market)
+    if market is None:
+        return cmd
+    opposite = market.book.asks if cmd.side == "buy" else market.book.bids
+    if opposite.best is None:
+        return cmd
+    through = draw(st.integers(0, 2))
+    return cmd._replace(price=opposite.best + (through if cmd.side == "buy" else -through))
 
 
 def run(commands_: list, exchange: Exchange | None = None, start: int = 1):
