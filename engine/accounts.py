@@ -17,14 +17,17 @@ tests of the matching rules and the benchmarks' "no accounts" rows use it.
 The invariant, checked by the tests and the simulator: for every asset, the sum over all
 accounts (available and held) plus the fee account equals what was granted, at every index.
 
-Balances live on the :class:`~engine.orders.Owner` (``available``, ``held``: lists indexed
-by asset id), which every order reaches directly; nothing here is on the matching path.
+Balances live on the :class:`~engine.orders.Owner`: a :class:`Balance` per asset id, and
+each order keeps the two it moves (the one it holds from, the one it receives into), so
+settling touches the balances themselves, never a table. Nothing else here is on the
+matching path.
 """
 
 from decimal import Decimal
 from typing import Final
 
 from .errors import InvalidInput
+from .records import mypyc_attr
 from .units import MAX_TEXT, from_units, parse_decimal, to_units
 
 MAX_FEE_BPS: Final = 1000  # 10%: a fee rate above this is surely a mistake
@@ -56,6 +59,21 @@ def parse_grant(text: str, field: str = "grant") -> list[tuple[str, str]]:
     return pairs
 
 
+@mypyc_attr(acyclic=True)
+class Balance:
+    """One trader's units of one asset: ``available`` to spend, ``held`` by open orders.
+
+    An object with two integer fields rather than two lists of integers: compiled, each is
+    a native field, so a fill's several updates are plain stores, not a boxed integer
+    allocated (and the old one freed) per update."""
+
+    __slots__ = ("available", "held")
+
+    def __init__(self, available: int = 0, held: int = 0) -> None:
+        self.available = available
+        self.held = held
+
+
 class Asset:
     __slots__ = ("asset_id", "name", "places", "unit")
 
@@ -77,7 +95,8 @@ class Asset:
 class Ledger:
     """The exchange's money settings and the fee account; balances are on the owners."""
 
-    __slots__ = ("assets", "by_name", "fees", "grant", "granted", "maker_bps", "on", "taker_bps")
+    __slots__ = ("assets", "by_name", "fee_account", "grant", "granted", "maker_bps", "on",
+                 "taker_bps")  # fmt: skip
 
     def __init__(self) -> None:
         self.assets: list[Asset] = []  # by id, in order of first appearance
@@ -85,9 +104,14 @@ class Ledger:
         self.on = False  # configured: money is held and settled
         self.grant: list[int] = []  # per asset id: what each new account receives
         self.granted: list[int] = []  # per asset id: the sum of every grant made
-        self.fees: list[int] = []  # per asset id: the fee account
+        self.fee_account: list[Balance] = []  # per asset id: the fees taken (available)
         self.maker_bps = 0
         self.taker_bps = 0
+
+    @property
+    def fees(self) -> list[int]:
+        """Per asset id: what the fee account holds."""
+        return [balance.available for balance in self.fee_account]
 
     def asset(self, name: str) -> Asset | None:
         return self.by_name.get(name)
@@ -112,7 +136,7 @@ class Ledger:
             self.by_name[name] = asset
             self.grant.append(0)
             self.granted.append(0)
-            self.fees.append(0)
+            self.fee_account.append(Balance())
             return asset, True
         if places > asset.places:
             self.assets[asset.asset_id] = asset = Asset(asset.asset_id, name, places)

@@ -30,7 +30,7 @@ import hashlib
 from typing import Final
 
 from . import snapshot
-from .accounts import Asset, Ledger, parse_grant
+from .accounts import Asset, Balance, Ledger, parse_grant
 from .book import BookSide
 from .commands import (
     Amend,
@@ -229,8 +229,7 @@ class Exchange:
             if new:  # every account gets a zero balance of it
                 for account in self.owners.values():
                     if account.funded:
-                        account.available.append(0)
-                        account.held.append(0)
+                        account.balances.append(Balance())
         self.markets[cmd.symbol] = market
         for each in self.markets.values():  # an asset's unit may have become finer
             each.set_units(ledger.by_name[each.base], ledger.by_name[each.quote])
@@ -276,8 +275,7 @@ class Exchange:
             )
             return
         account.funded = True
-        account.available = list(ledger.grant)
-        account.held = [0] * len(ledger.grant)
+        account.balances = [Balance(amount) for amount in ledger.grant]
         for asset_id, amount in enumerate(ledger.grant):
             ledger.granted[asset_id] += amount
         events.append(AccountOpened(cmd.owner, index))
@@ -295,15 +293,15 @@ class Exchange:
             code, problem = REJECT_NOT_FOUND, f"to: no trader named {cmd.to}"
         elif receiver is sender:
             problem = "to: a transfer to oneself changes nothing"
-        elif sender.available[asset.asset_id] < cmd.amount:
+        elif sender.balances[asset.asset_id].available < cmd.amount:
             code = REJECT_INSUFFICIENT_FUNDS
-            problem = _shortfall(asset, cmd.amount, sender.available[asset.asset_id])
+            problem = _shortfall(asset, cmd.amount, sender.balances[asset.asset_id].available)
         if problem:
             events.append(Rejected("transfer", None, None, cmd.owner, code, problem, index))
             return
         assert asset is not None and sender is not None and receiver is not None
-        sender.available[asset.asset_id] -= cmd.amount
-        receiver.available[asset.asset_id] += cmd.amount
+        sender.balances[asset.asset_id].available -= cmd.amount
+        receiver.balances[asset.asset_id].available += cmd.amount
         events.append(Transferred(cmd.owner, cmd.to, cmd.asset, cmd.amount, index))
 
     def _submit(self, cmd: Submit, index: int, events: list) -> None:
@@ -339,8 +337,9 @@ class Exchange:
         if market is None:
             self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
             return
+        is_buy = order.side == "buy"
         if self.ledger.on:
-            code, problem = self._hold(order, market, account)
+            code, problem = self._hold(order, is_buy, market, account)
             if problem:
                 self._reject(order, code, problem, events)
                 return
@@ -358,7 +357,7 @@ class Exchange:
             )
         )
         book = market.book
-        if order.side == "buy":
+        if is_buy:
             own, opposite = book.bids, book.asks
         else:
             own, opposite = book.asks, book.bids
@@ -394,7 +393,8 @@ class Exchange:
         reason = None
         if order.remaining == 0:
             order.status = FILLED
-            self._release(order)  # a market buy's unspent budget
+            if order.budget:  # a market buy's unspent budget
+                self._release(order)
             self._retire(order)
         elif stopped_by_stp or order.tif != "gtc":
             self._release(order)
@@ -418,6 +418,12 @@ class Exchange:
         """Fill ``taker`` against ``side`` in price-time priority.
 
         Returns True when self-trade prevention stopped the taker (its rest is cancelled).
+
+        Money (when on) settles at each fill's price: the maker's side at once (it delivers
+        out of its hold and receives the other asset, less the maker fee), the taker's side
+        summed over its fills and applied once at the end (``_settle_taker``). Nothing
+        reads a balance in between, so that is the same as settling both sides fill by
+        fill, but with fewer updates; fees are still computed, and rounded down, per fill.
         """
         is_buy = taker.side == "buy"
         limit = taker.price
@@ -431,10 +437,15 @@ class Exchange:
         remaining = taker.remaining
         filled = notional = 0
         stopped = False
-        money = self.ledger.on
+        ledger = self.ledger
+        money = ledger.on
         # a market buy without a price spends at most its budget (what was available)
         budgeted = money and is_buy and limit is None
+        budget = taker.budget
         quote_per_notional = market.quote_per_notional
+        base_per_lot = market.base_per_lot
+        maker_bps, taker_bps = ledger.maker_bps, ledger.taker_bps
+        maker_fees = taker_fees = 0  # this match's, in the asset each side receives
         broke = False
         while remaining:
             price = side.best
@@ -469,14 +480,31 @@ class Exchange:
                 maker_left = maker.remaining
                 fill = remaining if remaining < maker_left else maker_left
                 if budgeted:
-                    afford = taker.budget // (price * quote_per_notional)
+                    afford = budget // (price * quote_per_notional)
                     if afford < fill:
                         fill = afford
                         if fill == 0:
                             broke = True
                             break
-                if money:
-                    self._settle(taker, maker, fill, price, market)
+                if money:  # the maker's side of the fill (the taker's: _settle_taker)
+                    quote_amount = fill * price * quote_per_notional
+                    base_amount = fill * base_per_lot
+                    held, gets = maker.hold, maker.gets
+                    assert held is not None and gets is not None  # it holds (see _hold)
+                    if is_buy:  # the maker sells: base out of its hold, quote in
+                        held.held -= base_amount
+                        fee = quote_amount * maker_bps // 10_000 if maker_bps else 0
+                        gets.available += quote_amount - fee
+                        if taker_bps:
+                            taker_fees += base_amount * taker_bps // 10_000
+                        budget -= quote_amount
+                    else:  # it buys at its own price: pays exactly what it held for them
+                        held.held -= quote_amount
+                        fee = base_amount * maker_bps // 10_000 if maker_bps else 0
+                        gets.available += base_amount - fee
+                        if taker_bps:
+                            taker_fees += quote_amount * taker_bps // 10_000
+                    maker_fees += fee
                 remaining -= fill
                 maker_left -= fill
                 maker.remaining = maker_left
@@ -524,6 +552,9 @@ class Exchange:
         taker.remaining = remaining
         taker.filled += filled
         taker.notional += notional
+        if money and filled:
+            self._settle_taker(taker, is_buy, market, filled, notional, budget, taker_fees,
+                               maker_fees)  # fmt: skip
         return stopped
 
     def _fillable(self, taker: Order, market: Market, side: BookSide) -> int:
@@ -572,33 +603,35 @@ class Exchange:
 
     # ------------------------------------------------------------------ money
 
-    def _hold(self, order: Order, market: Market, account: Owner) -> tuple[str, str]:
+    def _hold(self, order: Order, is_buy: bool, market: Market, account: Owner) -> tuple[str, str]:
         """Hold what a new order can spend: ("", "") or the rejection's (code, reason)."""
         if not account.funded:
             return REJECT_INVALID, f"owner: {order.owner} has no account"
-        if order.side == "buy":
-            asset_id = market.quote_id
+        balances = account.balances
+        if is_buy:
+            hold, gets = balances[market.quote_id], balances[market.base_id]
             price = order.price
             if price is None:  # a market buy without a price: all that is available
                 per = 0
-                need = order.budget = account.available[asset_id]
+                need = hold.available
                 if need == 0:
-                    asset = self.ledger.assets[asset_id]
+                    asset = self.ledger.assets[market.quote_id]
                     return REJECT_INSUFFICIENT_FUNDS, f"{asset.name}: none available"
+                order.budget = need
             else:
                 per = price * market.quote_per_notional
                 need = order.qty * per
         else:
-            asset_id = market.base_id
+            hold, gets = balances[market.base_id], balances[market.quote_id]
             per = market.base_per_lot
             need = order.qty * per
-        have = account.available[asset_id]
+        have = hold.available
         if have < need:
-            order.budget = 0
-            return REJECT_INSUFFICIENT_FUNDS, _shortfall(self.ledger.assets[asset_id], need, have)
-        account.available[asset_id] = have - need
-        account.held[asset_id] += need
-        order.hold_asset = asset_id
+            asset = self.ledger.assets[market.quote_id if is_buy else market.base_id]
+            return REJECT_INSUFFICIENT_FUNDS, _shortfall(asset, need, have)
+        hold.available = have - need
+        hold.held += need
+        order.hold, order.gets = hold, gets
         order.hold_per_lot = per
         return "", ""
 
@@ -606,40 +639,51 @@ class Exchange:
         """Give back what an order leaving the book still holds (nothing without money)."""
         amount = order.remaining * order.hold_per_lot + order.budget
         if amount:
-            account = order.account
-            account.held[order.hold_asset] -= amount
-            account.available[order.hold_asset] += amount
+            hold = order.hold
+            assert hold is not None  # it held something
+            hold.held -= amount
+            hold.available += amount
             order.budget = 0
 
-    def _settle(self, taker: Order, maker: Order, fill: int, price: int, market: Market) -> None:
-        """Move the money of one fill: the buyer pays quote out of its hold (and gets back
-        what it held above the trade price), the seller delivers base out of its hold, each
-        receives the other's, less its fee (maker or taker rate) into the fee account."""
-        ledger = self.ledger
-        base_id, quote_id = market.base_id, market.quote_id
-        base_amount = fill * market.base_per_lot
-        quote_amount = fill * price * market.quote_per_notional
-        if taker.side == "buy":
-            buyer, seller = taker, maker
+    def _settle_taker(
+        self,
+        taker: Order,
+        is_buy: bool,
+        market: Market,
+        filled: int,
+        notional: int,
+        budget: int,
+        taker_fees: int,
+        maker_fees: int,
+    ) -> None:
+        """The taker's side of the fills of one match (``filled`` lots for ``notional``
+        ticks x lots), and both sides' fees into the fee account. A buyer pays out of its
+        hold and gets back what it held above the trade prices (a budget is spent instead);
+        a seller delivers out of its hold; each receives the other asset less its fees."""
+        held, gets = taker.hold, taker.gets
+        assert held is not None and gets is not None  # it holds (see _hold)
+        base = filled * market.base_per_lot
+        quote = notional * market.quote_per_notional
+        fees = self.ledger.fee_account
+        if is_buy:
+            per = taker.hold_per_lot
+            if per:
+                spent = filled * per
+                held.held -= spent
+                held.available += spent - quote
+            else:  # a market buy spending its budget
+                taker.budget = budget
+                held.held -= quote
+            gets.available += base - taker_fees
+            base_fees, quote_fees = taker_fees, maker_fees
         else:
-            buyer, seller = maker, taker
-        paying, delivering = buyer.account, seller.account
-        if buyer.hold_per_lot:
-            spent = fill * buyer.hold_per_lot
-            paying.held[quote_id] -= spent
-            paying.available[quote_id] += spent - quote_amount
-        else:  # a market buy spending its budget
-            buyer.budget -= quote_amount
-            paying.held[quote_id] -= quote_amount
-        delivering.held[base_id] -= base_amount
-        buyer_fee = ledger.fee(base_amount, buyer is maker)
-        seller_fee = ledger.fee(quote_amount, seller is maker)
-        paying.available[base_id] += base_amount - buyer_fee
-        delivering.available[quote_id] += quote_amount - seller_fee
-        if buyer_fee:
-            ledger.fees[base_id] += buyer_fee
-        if seller_fee:
-            ledger.fees[quote_id] += seller_fee
+            held.held -= base
+            gets.available += quote - taker_fees
+            base_fees, quote_fees = maker_fees, taker_fees
+        if base_fees:
+            fees[market.base_id].available += base_fees
+        if quote_fees:
+            fees[market.quote_id].available += quote_fees
 
     def _cancel(self, cmd: Cancel, index: int, events: list) -> None:
         if cmd.order_id is not None:
@@ -689,17 +733,20 @@ class Exchange:
         ):
             code, problem = REJECT_WOULD_CROSS, "price: a post-only order would take liquidity"
         per = order.hold_per_lot
-        if not problem and per:  # money: hold the difference, or give it back
+        hold = order.hold
+        if not problem and hold is not None:  # money: hold the difference, or give it back
             market = self.markets[order.market]
             per = price * market.quote_per_notional if order.side == "buy" else per
             delta = (qty - order.filled) * per - order.remaining * order.hold_per_lot
-            have = order.account.available[order.hold_asset]
+            have = hold.available
             if delta > have:
-                asset = self.ledger.assets[order.hold_asset]
+                asset = self.ledger.assets[
+                    market.quote_id if order.side == "buy" else market.base_id
+                ]
                 code, problem = REJECT_INSUFFICIENT_FUNDS, _shortfall(asset, delta, have)
             else:
-                order.account.available[order.hold_asset] = have - delta
-                order.account.held[order.hold_asset] += delta
+                hold.available = have - delta
+                hold.held += delta
         if problem:
             events.append(
                 Rejected(
@@ -733,7 +780,7 @@ class Exchange:
                     order.side, order.type, order.price, order.qty, order.tif,
                     order.post_only, order.stp, index)  # fmt: skip
         new.filled, new.notional, new.status = order.filled, order.notional, order.status
-        new.hold_asset, new.hold_per_lot = order.hold_asset, order.hold_per_lot
+        new.hold, new.gets, new.hold_per_lot = order.hold, order.gets, order.hold_per_lot
         new.outcome = order.outcome
         self.orders.put(new)
         if order.client_id is not None:
@@ -905,8 +952,8 @@ class Exchange:
         account = self.owners.get(owner)
         if account is None or not account.funded:
             return []
-        return [(asset.name, account.available[asset.asset_id], account.held[asset.asset_id])
-                for asset in self.ledger.assets]  # fmt: skip
+        pairs = zip(self.ledger.assets, account.balances, strict=True)
+        return [(asset.name, balance.available, balance.held) for asset, balance in pairs]
 
     def asset(self, name: str) -> Asset | None:
         """An asset (its unit, ``units`` and ``text`` conversions), or None."""
@@ -919,8 +966,8 @@ class Exchange:
         sums = list(ledger.fees)
         for account in self.owners.values():
             if account.funded:
-                for asset_id in range(len(sums)):
-                    sums[asset_id] += account.available[asset_id] + account.held[asset_id]
+                for asset_id, balance in enumerate(account.balances):
+                    sums[asset_id] += balance.available + balance.held
         return {asset.name: sums[asset.asset_id] for asset in ledger.assets}
 
     def granted(self) -> dict[str, int]:
@@ -937,10 +984,10 @@ class Exchange:
         if account is None or not account.funded:
             return 0
         if side == "sell":
-            return account.available[market.base_id] // market.base_per_lot
+            return account.balances[market.base_id].available // market.base_per_lot
         if price is None:
             return None
-        return account.available[market.quote_id] // (price * market.quote_per_notional)
+        return account.balances[market.quote_id].available // (price * market.quote_per_notional)
 
     def recent_trades(self, symbol: str, since: int = 0, limit: int = 100) -> list[Trade]:
         """Remembered trades of a market with ``trade_id > since``, oldest first."""

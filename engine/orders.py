@@ -7,6 +7,7 @@ an :class:`OrderView`, a copy that later commands cannot change under them.
 
 from typing import TYPE_CHECKING, Final
 
+from .accounts import Balance
 from .events import Done
 from .records import Record, mypyc_attr
 
@@ -38,8 +39,8 @@ def _hash_keeping_dict() -> dict:
 
 class Owner:
     """One trader's orders (the open ones, and every remembered one by client id) and, once
-    the trader has an account (``funded``), its balances: ``available`` and ``held`` units
-    per asset id (``engine.accounts``).
+    the trader has an account (``funded``), its balances: a :class:`Balance` per asset id
+    (``engine.accounts``).
 
     Kept per owner (rather than one table keyed by (owner, client id)) so the hot path
     touches small tables and each order can point at its owner's directly.
@@ -52,14 +53,13 @@ class Owner:
     by order id.
     """
 
-    __slots__ = ("available", "by_client", "funded", "held", "open")
+    __slots__ = ("balances", "by_client", "funded", "open")
 
     def __init__(self) -> None:
         self.open: list[Order] = []  # the owner's live orders, each at its ``slot``
         self.by_client: dict[str, Order] = _hash_keeping_dict()
         self.funded = False
-        self.available: list[int] = []  # per asset id, once funded
-        self.held: list[int] = []  # per asset id: what open orders may still spend
+        self.balances: list[Balance] = []  # per asset id, once funded
 
     def add_open(self, order: "Order") -> None:
         order.slot = len(self.open)
@@ -89,7 +89,8 @@ class Order:
         "budget",
         "client_id",
         "filled",
-        "hold_asset",
+        "gets",
+        "hold",
         "hold_per_lot",
         "index",
         "level",
@@ -149,9 +150,11 @@ class Order:
         self.slot = 0  # its position in its owner's open list, while live
         self.outcome: Done | None = None  # the Done its submit returned, for duplicates
         # Money, when the exchange holds it: each remaining lot holds ``hold_per_lot`` units
-        # of asset ``hold_asset`` (a buy: its price in quote; a sell: one lot of base). A
+        # of the owner's balance ``hold`` (a buy: its price in quote; a sell: one lot of
+        # base), and fills are received into ``gets`` (the other asset of the market). A
         # market buy without a price holds a ``budget`` instead (hold_per_lot 0).
-        self.hold_asset = 0
+        self.hold: Balance | None = None
+        self.gets: Balance | None = None
         self.hold_per_lot = 0
         self.budget = 0
 

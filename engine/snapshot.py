@@ -14,7 +14,7 @@ A snapshot can arrive from another peer, so :func:`load` checks its shape and ra
 import json
 from typing import TYPE_CHECKING, Final
 
-from .accounts import MAX_FEE_BPS
+from .accounts import MAX_FEE_BPS, Balance
 from .commands import ORDER_TYPES, SIDES, STP_MODES, TIFS, parse_command
 from .errors import InvalidInput
 from .events import Done, Trade
@@ -80,7 +80,7 @@ def dump(exchange: "Exchange") -> bytes:
         ledger.grant,
         ledger.granted,
         ledger.fees,
-        sorted([name, account.available, account.held]
+        sorted([name, [b.available for b in account.balances], [b.held for b in account.balances]]
                for name, account in exchange.owners.items() if account.funded),
     ]  # fmt: skip
     state = [
@@ -244,7 +244,8 @@ def _money(row: object, exchange: "Exchange") -> None:
         ledger.add_places(name, places)
     n = len(ledger.assets)
     ledger.on, ledger.maker_bps, ledger.taker_bps = on, maker_bps, taker_bps
-    ledger.grant, ledger.granted, ledger.fees = (_amounts(r, n) for r in (grant, granted, fees))
+    ledger.grant, ledger.granted = _amounts(grant, n), _amounts(granted, n)
+    ledger.fee_account = [Balance(amount) for amount in _amounts(fees, n)]
     previous = ""
     for account_row in accounts:
         name, available, held = _typed(account_row, (str, list, list), "account")
@@ -252,7 +253,8 @@ def _money(row: object, exchange: "Exchange") -> None:
         previous = name
         account = exchange.owner(name)
         account.funded = True
-        account.available, account.held = _amounts(available, n), _amounts(held, n)
+        pairs = zip(_amounts(available, n), _amounts(held, n), strict=True)
+        account.balances = [Balance(a, h) for a, h in pairs]
 
 
 def _amounts(row: object, n: int) -> list[int]:
@@ -265,12 +267,14 @@ def _amounts(row: object, n: int) -> list[int]:
 def _holds(order: Order, market: Market) -> None:
     """A restored resting order's hold: a buy holds its price in quote per lot, a sell one
     lot of base (what ``Exchange._hold`` set when it was entered, and amends kept)."""
+    balances = order.account.balances
+    _check(order.account.funded, f"open orders without an account: {order.owner}")
     if order.side == "buy":
         assert order.price is not None
-        order.hold_asset = market.quote_id
+        order.hold, order.gets = balances[market.quote_id], balances[market.base_id]
         order.hold_per_lot = order.price * market.quote_per_notional
     else:
-        order.hold_asset = market.base_id
+        order.hold, order.gets = balances[market.base_id], balances[market.quote_id]
         order.hold_per_lot = market.base_per_lot
 
 
@@ -282,10 +286,12 @@ def _check_holds(exchange: "Exchange") -> None:
         _check(account.funded or not account.open, f"open orders without an account: {name}")
         if not account.funded:
             continue
-        expected = [0] * len(account.held)
+        expected = [0] * len(account.balances)
         for order in account.open:
-            expected[order.hold_asset] += order.remaining * order.hold_per_lot
-        _check(expected == account.held, f"the holds of {name}")
+            market = exchange.markets[order.market]
+            asset_id = market.quote_id if order.side == "buy" else market.base_id
+            expected[asset_id] += order.remaining * order.hold_per_lot
+        _check(expected == [b.held for b in account.balances], f"the holds of {name}")
 
 
 def _check_conserved(exchange: "Exchange") -> None:
@@ -299,6 +305,6 @@ def _check_conserved(exchange: "Exchange") -> None:
     sums = list(ledger.fees)
     for account in exchange.owners.values():
         if account.funded:
-            for asset_id in range(len(sums)):
-                sums[asset_id] += account.available[asset_id] + account.held[asset_id]
+            for asset_id, balance in enumerate(account.balances):
+                sums[asset_id] += balance.available + balance.held
     _check(sums == ledger.granted, "balances that do not add up to what was granted")
