@@ -118,13 +118,14 @@ class SortedKeys:
 
 
 class BookSide:
-    __slots__ = ("best", "is_bid", "keys", "levels")
+    __slots__ = ("best", "best_level", "is_bid", "keys", "levels")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
         self.levels: dict[int, Level] = {}
         self.keys = SortedKeys()  # price for bids, -price for asks: the best is the largest
         self.best: int | None = None
+        self.best_level: Level | None = None  # the level at ``best``: matching starts here
 
     def rest(self, order: Order) -> None:
         """Queue an order at the back of its price level."""
@@ -137,6 +138,7 @@ class BookSide:
             best = self.best
             if best is None or (price > best if self.is_bid else price < best):
                 self.best = price
+                self.best_level = level
         level.orders.append(order)
         level.qty += order.remaining
         level.count += 1
@@ -166,8 +168,11 @@ class BookSide:
         if price == self.best:
             if not keys.size:
                 self.best = None
+                self.best_level = None
             else:
-                self.best = keys.last() if self.is_bid else -keys.last()
+                best = keys.last() if self.is_bid else -keys.last()
+                self.best = best
+                self.best_level = self.levels[best]
 
     def prices(self, limit: int) -> list[int]:
         """Up to ``limit`` prices that have a level, best first."""

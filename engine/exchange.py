@@ -427,13 +427,14 @@ class Exchange:
         """
         is_buy = taker.side == "buy"
         limit = taker.price
+        bounded = limit is not None  # (a native copy: ``limit`` is a boxed int | None)
+        bound = 0 if limit is None else limit
         owner = taker.owner
         stp = taker.stp
         taker_id = taker.order_id
         index = taker.index
         symbol = market.symbol
         tape = market.trades
-        levels = side.levels
         remaining = taker.remaining
         filled = notional = 0
         stopped = False
@@ -448,12 +449,12 @@ class Exchange:
         maker_fees = taker_fees = 0  # this match's, in the asset each side receives
         broke = False
         while remaining:
-            price = side.best
-            if price is None or (
-                limit is not None and (price > limit if is_buy else price < limit)
-            ):
+            level = side.best_level  # (the level at side.best, without a dict lookup)
+            if level is None:
                 break
-            level = levels[price]
+            price = level.price
+            if bounded and (price > bound if is_buy else price < bound):
+                break
             queue = level.orders
             head = level.head  # the level's queue starts here
             while remaining:
