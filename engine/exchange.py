@@ -1014,5 +1014,6 @@ class Exchange:
 
 def _shortfall(asset: Asset, need: int, have: int) -> str:
     """The reason of an ``insufficient_funds`` rejection: the asset and how much is missing."""
-    return (f"{asset.name}: short by {asset.text(need - have)} (needs {asset.text(need)}, "
+    return (f"{REJECT_INSUFFICIENT_FUNDS}: {asset.name} short by {asset.text(need - have)} "
+            f"(needs {asset.text(need)}, "
             f"available {asset.text(have)})")  # fmt: skip
