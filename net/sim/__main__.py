@@ -3,19 +3,22 @@
 python -m net.sim --seeds 1000 --nodes 5
 python -m net.sim --seed 42 --nodes 5          # replay: full event trace, then the result
 python -m net.sim --seeds 200 --bug double_vote  # an injected bug must produce violations
+python -m net.sim --seeds 200 --no-forgery       # no lying member
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from net.sim.bugs import Bugs
 from net.sim.simulation import SimOptions, Simulation
 
 #: What the summary line adds up over the seeds: what the runs exercised.
-SUMMED = ("commands", "acked", "joins", "leaves", "wipes", "snapshots", "crashes", "pauses",
-          "slow_disks", "write_errors", "partitions")  # fmt: skip
+SUMMED = ("commands", "acked", "registered", "accepted", "no_funds", "trades", "forged",
+          "joins", "leaves", "wipes", "snapshots", "crashes", "pauses", "slow_disks",
+          "write_errors", "partitions")  # fmt: skip
 LABELS = {"commands": "commands_committed"}
 
 
@@ -28,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault-ms", type=int, default=2000, help="simulated time with faults on")
     p.add_argument("--tail", type=int, default=0, help="with --seed: last N trace lines only")
     p.add_argument("--bug", choices=Bugs.names(), help="switch on one injected bug")
+    p.add_argument("--no-forgery", action="store_true", help="no member proposes forged entries")
+    p.add_argument("--hijack", action="store_true",
+                   help="forged batches also claim other peers' pending requests")  # fmt: skip
+    p.add_argument("--min-chunk-bytes", type=int, default=256,
+                   help="smallest snapshot chunk a seed may draw (64: the livelocks)")  # fmt: skip
     args = p.parse_args(argv)
+    # the machine logs each forged entry it refuses: the forger's, here, on every peer
+    logging.getLogger("net.machine").setLevel(logging.ERROR)
     bugs = Bugs.only(args.bug) if args.bug else Bugs()
 
     def options(seed: int, trace: bool) -> SimOptions:
@@ -38,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             fault_ms=args.fault_ms,
             bugs=bugs,
             trace=trace,
+            forgery=not args.no_forgery,
+            hijack=args.hijack,
+            min_chunk_bytes=args.min_chunk_bytes,
         )
 
     if args.seed is not None:
@@ -46,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         verdict = "ok" if result.ok else f"VIOLATION {result.violation}"
         print(f"seed={args.seed} nodes={args.nodes} commands={result.commands} "
-              f"joins={result.joins} {verdict}")  # fmt: skip
+              f"trades={result.trades} forged={result.forged} joins={result.joins} "
+              f"{verdict}")  # fmt: skip
         return 0 if result.ok else 1
 
     violations = 0

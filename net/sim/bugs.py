@@ -17,6 +17,8 @@ Core (``net/raft/core.py``):
         snapshot is not applied yet (the core then reads entries the snapshot replaced).
 Machine (``net/machine.py``):
     no_dedupe: a request proposed twice (a retry after a leader change) is applied twice.
+    no_signature_check: a signed batch is taken without verifying its signature.
+    trust_owner: a signed command that names an owner is taken as that owner's.
 Shell (``net/shell.py``, ``net/membership.py``, ``net/writes.py``):
     send_before_persist: all of a Ready's messages (acks and votes too) leave before its
         writes are durable.
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from engine import Command, parse_command
 from net.machine import Applied, Machine, Requests
 from net.membership import Membership
 from net.raft import MT, Config, Msg, RaftCore, Ready
@@ -46,6 +49,7 @@ from net.raft.progress import Progress
 from net.raft.state import HardState
 from net.raft.storage import LogStore
 from net.shell import Shell
+from net.traders import TRADER_OPS, Verifier, signed_payload
 from net.transport.control import JoinReply
 from net.writes import Answer, Writes
 
@@ -60,6 +64,8 @@ class Bugs:
     truncate_short_append: bool = False
     campaign_with_pending_snapshot: bool = False
     no_dedupe: bool = False
+    no_signature_check: bool = False
+    trust_owner: bool = False
     send_before_persist: bool = False
     vote_request_early: bool = False
     early_with_new_vote: bool = False
@@ -122,13 +128,40 @@ class BuggyCore(RaftCore):
 class AdmitAll(Requests):
     """The no_dedupe bug: every copy of a request is new."""
 
-    def admit(self, origin: int, seq: int) -> bool:
+    def admit(self, origin: str, seq: int) -> bool:
         super().admit(origin, seq)
         return True
 
 
 class BuggyMachine(Machine):
     requests_class = AdmitAll
+
+
+class AcceptAnySignature(Verifier):
+    """The no_signature_check bug."""
+
+    def check(self, cluster_id: str, key_hex: str, signature: str, payload: bytes) -> str:
+        return ""
+
+
+def machine_class(bugs: Bugs) -> type[Machine]:
+    """The machine the simulator's peers run: the real one, or one with machine bugs on."""
+    if not (bugs.no_dedupe or bugs.no_signature_check or bugs.trust_owner):
+        return Machine
+
+    class Buggy(BuggyMachine if bugs.no_dedupe else Machine):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            if bugs.no_signature_check:
+                self.verifier = AcceptAnySignature()
+
+        def _trader_command(self, key: str, obj: dict) -> Command | None:
+            op = obj.get("op")
+            if bugs.trust_owner and "owner" in obj and op in TRADER_OPS and op != "register":
+                return parse_command(obj)
+            return super()._trader_command(key, obj)
+
+    return Buggy
 
 
 class AnswerDuplicates(Writes):
@@ -157,20 +190,25 @@ def shell_class(bugs: Bugs) -> type[Shell]:
     """The shell the simulator runs: the real one, or one with ``bugs`` switched on."""
     if not bugs.any():
         return Shell
+    machine = machine_class(bugs)
 
     class BuggyShell(Shell):
         def _new_core(self, cfg: Config) -> RaftCore:
             return BuggyCore(cfg, self.storage, self._rng, bugs)
 
         def _new_machine(self) -> Machine:
-            return BuggyMachine() if bugs.no_dedupe else super()._new_machine()
+            return machine()
 
         def _restore_machine(self, data: bytes) -> Machine:
-            return BuggyMachine.restore(data) if bugs.no_dedupe else super()._restore_machine(data)
+            return machine.restore(data)
 
         def _new_writes(self, first_seq: int) -> Writes:
             if bugs.answer_duplicates:
-                return AnswerDuplicates(self.id, first_seq, self.timing)
+
+                def sign(items: list) -> bytes:
+                    return signed_payload(self.key, self.machine.cluster_id, items)
+
+                return AnswerDuplicates(self.id, first_seq, self.timing, sign)
             return super()._new_writes(first_seq)
 
         def _new_membership(self, max_voters: int, now: float) -> Membership:

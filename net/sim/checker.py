@@ -3,7 +3,12 @@ corresponding thing happens, so a violation stops the run at the first bad step)
 
 The canonical history is the sequence of entries applied, first come first recorded: every
 later application at an index must match it, which gives "every node's applied sequence is a
-prefix of one sequence" and "a committed entry is never changed".
+prefix of one sequence" and "a committed entry is never changed". What each node's machine
+did with an entry (how many requests it refused, whether the engine was handed a command)
+is part of what must match.
+
+A request is known by who vouches for it and its number, as the machine de-duplicates it:
+the key that signed its batch, or ``#origin`` for the exchange's own unsigned commands.
 """
 
 from __future__ import annotations
@@ -12,7 +17,17 @@ from collections import Counter
 from collections.abc import Callable
 from enum import Enum
 
-from engine import Accepted, Event
+from engine import (
+    Accepted,
+    AccountOpened,
+    Cancelled,
+    Event,
+    Exchange,
+    Rejected,
+    Trade,
+    Transferred,
+)
+from engine.events import REJECT_INSUFFICIENT_FUNDS
 from net.machine import Applied
 from net.raft import (
     MT,
@@ -42,10 +57,30 @@ class Invariant(Enum):
     DIGESTS_EQUAL = "state digests are equal at equal applied index"
     EXACTLY_ONCE = "every request is applied once; a client id places at most one order"
     ANSWERS = "what a client is told is what every peer applied"
+    CONSERVATION = "after every entry, every asset's total is what was granted; none negative"
+    FORGERY_REFUSED = (
+        "a forged or replayed entry changes no trader's orders or balances, on any peer; "
+        "an honest one is never refused, and acts only for the trader who signed it"
+    )
     ACK_DURABLE = "acks and votes are sent or counted only for durable state, which is kept"
     LIVENESS = "after faults stop, a leader commits every pending command in bounded time"
     MEMBERSHIP = "after faults stop, every peer that wants in is a member in bounded time"
     CORE_ERROR = "the core raised an unexpected exception"
+
+
+#: What a signed batch's payload starts with (``net/traders.py``): its key follows.
+SIGNED_HEAD = b'{"t":["'
+KEY_END = len(SIGNED_HEAD) + 64
+#: Events that name the trader whose command made them (a trade names both sides).
+OWNED = (Accepted, Rejected, Cancelled, AccountOpened, Transferred)
+
+
+def signer_of(payload: bytes) -> str | None:
+    """The key (hex) a signed batch claims, as the shell and the forger spell it; None for
+    any other payload."""
+    if payload.startswith(SIGNED_HEAD) and payload[KEY_END : KEY_END + 1] == b'"':
+        return payload[len(SIGNED_HEAD) : KEY_END].decode("ascii", "replace")
+    return None
 
 
 class Violation(Exception):
@@ -75,11 +110,17 @@ class Checker:
         self._h_known_in: list[int] = [0]
         self._h_payloads: list[bytes] = [b""]
         self._h_outcomes: list[list[Applied]] = [[]]
+        self._h_effects: list[tuple[int, bool]] = [(0, False)]  # (refused, engine touched)
         self._digests: dict[int, str] = {}
-        self.outcomes: dict[tuple[int, int], tuple[int, list[Event]]] = {}  # (origin, seq) ->
+        self.outcomes: dict[tuple[str, int], tuple[int, list[Event]]] = {}  # (who, seq) ->
         self.orders: Counter[tuple[str, str]] = Counter()  # (owner, client id) -> orders placed
+        #: entries a lying member proposed: payload -> (kind, requests it must see refused)
+        self.forged: dict[bytes, tuple[str, int]] = {}
+        self.signed: dict[bytes, int] = {}  # each signed payload -> where it was first applied
         self.commands = 0
         self.joins = 0  # learners added, canonically
+        self.forged_kinds: Counter[str] = Counter()  # entries the forger made, committed
+        self.registered = self.accepted = self.no_funds = self.trades = 0
 
     # -- elections --
 
@@ -228,16 +269,22 @@ class Checker:
         payload: bytes,
         outcomes: list[Applied],
         current_term: int,
+        refused: int = 0,
+        touched: bool = False,
+        traders: dict[str, str] | None = None,
     ) -> None:
         """An entry applied, with what each request in it came to, by a peer now in
-        ``current_term``."""
+        ``current_term``: how many requests its machine refused unanswered for it, whether
+        the engine was handed a command from it, and the traders (key -> name) it knows
+        after it."""
         h = self.h_terms
+        effects = (refused, touched)
         if index < len(h):
             if (h[index], self._h_payloads[index], self._h_outcomes[index]) != (
                 term,
                 payload,
                 outcomes,
-            ):
+            ) or self._h_effects[index] != effects:
                 raise Violation(
                     Invariant.STATE_MACHINE_SAFETY,
                     f"n{node} applies (t{term}) at {index} with other outcomes; history has "
@@ -248,26 +295,117 @@ class Checker:
         self._h_known_in.append(current_term)
         self._h_payloads.append(payload)
         self._h_outcomes.append(outcomes)
+        self._h_effects.append(effects)
+        signer = signer_of(payload)
+        name = (traders or {}).get(signer or "")
         for applied in outcomes:
             if applied.events is None and applied.error is None:
                 continue  # a duplicate, skipped by the machine
-            key = (applied.origin, applied.seq)
+            key = (signer or f"#{applied.origin}", applied.seq)
             if key in self.outcomes:
-                raise Violation(Invariant.EXACTLY_ONCE, f"request {key} applied twice")
+                raise Violation(Invariant.EXACTLY_ONCE, f"request {_short(key)} applied twice")
             self.outcomes[key] = (index, applied.events or [])
             self.commands += 1
             for event in applied.events or ():
-                if isinstance(event, Accepted) and event.client_id is not None:
-                    order = (event.owner, event.client_id)
-                    self.orders[order] += 1
-                    if self.orders[order] > 1:
-                        raise Violation(Invariant.EXACTLY_ONCE, f"client id {order} placed twice")
+                if signer is not None and isinstance(event, OWNED) and event.owner != name:
+                    raise Violation(
+                        Invariant.FORGERY_REFUSED,
+                        f"entry {index}, signed by {signer[:8]} ({name}), made {event!r}",
+                    )
+                if isinstance(event, Accepted):
+                    self.accepted += 1
+                    if event.client_id is not None:
+                        order = (event.owner, event.client_id)
+                        self.orders[order] += 1
+                        if self.orders[order] > 1:
+                            raise Violation(
+                                Invariant.EXACTLY_ONCE, f"client id {order} placed twice"
+                            )
+                elif isinstance(event, Trade):
+                    self.trades += 1
+                elif isinstance(event, Rejected) and event.code == REJECT_INSUFFICIENT_FUNDS:
+                    self.no_funds += 1
+                elif isinstance(event, AccountOpened):
+                    self.registered += 1
+        self._check_forged(node, index, payload, signer, outcomes, refused, touched)
         if kind == EntryKind.CONF:
             conf = apply_conf_change(self.conf, ConfChange.decode(payload), index)
             if conf is not self.conf:
                 old, self.conf = self.conf, conf
                 self.joins += len(set(conf.learners) - set(old.learners) - set(old.voters))
                 self._on_conf(old, conf)
+
+    def _check_forged(
+        self,
+        node: int,
+        index: int,
+        payload: bytes,
+        signer: str | None,
+        outcomes: list[Applied],
+        refused: int,
+        touched: bool,
+    ) -> None:
+        """A forged entry was refused as it must be, and an honest one was not refused.
+
+        A signed payload applied before is a copy (an honest retry re-signs the same batch
+        into the same bytes; a lying member's replay): its requests must all be duplicates.
+        """
+        forged = self.forged.get(payload)
+        if forged is not None:
+            self.forged_kinds[forged[0]] += 1
+        copy = signer is not None and self.signed.setdefault(payload, index) != index
+        if copy and (forged is None or forged[0] not in ("unsigned", "bad_signature")):
+            forged = ("replay", 0)  # a copy of what was taken: its requests are done
+        if forged is None:
+            if refused:
+                raise Violation(
+                    Invariant.FORGERY_REFUSED,
+                    f"n{node} refused {refused} request(s) of an honest entry at {index}",
+                )
+            return
+        kind, must_refuse = forged
+        duplicates = all(a.events is None and a.error is None for a in outcomes)
+        if kind in ("unsigned", "bad_signature"):  # refused whole: nothing answered
+            ok = not outcomes and refused == must_refuse
+        elif kind == "owner":  # the signer's own requests, each refused with a reason
+            ok = bool(outcomes) and all(a.events is None and a.error for a in outcomes)
+            ok = ok and not refused
+        elif kind == "replay":  # every request a duplicate of what was applied already
+            ok = duplicates and not refused
+        elif kind == "respelled":  # refused whole (not laid out as signed), or all duplicates
+            ok = (not outcomes and refused == 1) or (duplicates and not refused)
+        else:  # "hijack": the signer's own requests, fine as such; ANSWERS judges the rest
+            return
+        if not ok or touched:
+            seen = [(a.seq, "dup" if a.events is None and a.error is None else
+                     a.error or f"{len(a.events or [])} events") for a in outcomes[:4]]  # fmt: skip
+            raise Violation(
+                Invariant.FORGERY_REFUSED,
+                f"n{node}: the {kind} entry at {index}: outcomes {seen}, refused {refused}, "
+                f"engine {'handed a command' if touched else 'untouched'}",
+            )
+
+    def check_money(self, node: int, index: int, exchange: Exchange) -> None:
+        """Conservation: every asset's total (accounts and fees) is what was granted, and no
+        available, held or fee balance is negative."""
+        totals, granted = exchange.totals(), exchange.granted()
+        if totals != granted:
+            raise Violation(
+                Invariant.CONSERVATION,
+                f"n{node} at {index}: totals {totals}, granted {granted}",
+            )
+        if any(f < 0 for f in exchange.ledger.fees):
+            raise Violation(
+                Invariant.CONSERVATION, f"n{node} at {index}: fees {exchange.ledger.fees}"
+            )
+        for owner in exchange.owners:
+            for asset, available, held in exchange.balances(owner):
+                if available < 0 or held < 0:
+                    raise Violation(
+                        Invariant.CONSERVATION,
+                        f"n{node} at {index}: {owner} holds {available} {asset} available, "
+                        f"{held} held",
+                    )
 
     def check_commit_survives_elections(self, index: int) -> None:
         """The Leader Completeness argument, checked when an entry is first applied: no voter
@@ -309,13 +447,19 @@ class Checker:
         self._check_snapshot(node, index, term)
         self.on_digest(node, index, digest)
 
-    def on_answer(self, origin: int, seq: int, index: int, events: list[Event]) -> None:
-        """Peer ``origin`` tells a client that its request ``seq`` was applied at ``index``
-        with ``events``: exactly what the canonical history holds for it."""
-        held = self.outcomes.get((origin, seq))
+    def on_answer(self, origin: int, key: str, seq: int, index: int, events: list[Event]) -> None:
+        """Peer ``origin`` tells a client that its request ``seq`` (signed by ``key``) was
+        applied at ``index`` with ``events``: exactly what the canonical history holds for
+        it."""
+        held = self.outcomes.get((key, seq))
         if held != (index, events):
             raise Violation(
                 Invariant.ANSWERS,
                 f"n{origin} answered request {seq} with index {index} and {len(events)} events; "
                 f"applied: {held and (held[0], len(held[1]))}",
             )
+
+
+def _short(key: tuple[str, int]) -> str:
+    who, seq = key
+    return f"({who[:8]}, {seq})"

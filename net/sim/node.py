@@ -11,6 +11,12 @@ lost on a crash with everything not yet durable). The process can pause: it then
 nothing, and what arrives (messages, ticks, a finished write, clients) piles up and is fed
 in one burst when it resumes. A write can fail: the process stops at once (crash-only), as
 the real peer does.
+
+A machine is a trader too, as a real peer is: its data dir holds a key (drawn from the
+seed, kept across crashes and wipes), every write its shell makes is signed with it, and
+once the machine is in a cluster that trades it registers its name for that key (retrying
+on each tick until the log binds them), as ``net/node.py`` does. Its clients are its
+trader's: a command's owner is this machine's registered name.
 """
 
 from __future__ import annotations
@@ -20,14 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from engine import Command
 from net.machine import Applied, Member
 from net.raft import MT, ConfState, MemoryStorage, Msg, Role, Snapshot
-from net.rpc.errors import RpcError
-from net.shell import Shell, Turn, consensus_id
+from net.rpc.errors import ERR_NO_QUORUM, ERR_UNREACHABLE, RpcError
+from net.shell import NOT_JOINED, Shell, Turn, consensus_id
 from net.sim.bugs import shell_class
 from net.sim.checker import Invariant, Violation
 from net.sim.weather import TICK_MS
+from net.traders import Register, TraderCommand, TraderKey
 from net.transport.control import JoinReply, JoinRequest
 from net.writes import Answer
 
@@ -80,8 +86,12 @@ class SimNode:
         self.applied = 0
         self.led_term = 0  # the last term this node was seen leading
         self.new_term = False  # it leads a term whose first turn is not written yet
-        self.waiting: dict[int, tuple[Client, int]] = {}  # seq -> (client, its attempt)
+        # seq -> (client, its attempt); no client: this machine's own register
+        self.waiting: dict[int, tuple[Client | None, int]] = {}
+        self.registering = 0  # the seq of the register in flight (0: none)
+        self.refused_seen = 0  # the machine's refused count after the entry last applied
         self.tick_ms = TICK_MS + sim.rng.randint(-1, 1)  # clocks drift a little
+        self.key = TraderKey.from_seed(sim.rng.randbytes(32))  # the data dir's trader key
 
     @property
     def id(self) -> int:
@@ -102,6 +112,8 @@ class SimNode:
         self.last_id = self.id
         sim.register(self)
         self.applied = self.storage.snapshot().meta.index
+        self.refused_seen = self.shell.machine.refused
+        self.registering = 0
         if sim.trace.enabled:
             sim.trace.log(f"{self.name} starts as n{self.id} at applied {self.applied}")
         sim.loop.after(sim.rng.randint(1, self.tick_ms), self._tick, self.gen)
@@ -114,7 +126,8 @@ class SimNode:
             node_id, self.name, addr_of(node_id), self.storage,
             cluster=CLUSTER, timing=sim.timing, raft=sim.weather.config(),
             rng=random.Random(sim.rng.getrandbits(64)), first_seq=self.boots << 40,
-            now=sim.now(), max_voters=sim.opts.voter_cap, observer=self,
+            now=sim.now(), key=self.key, money=sim.money, max_voters=sim.opts.voter_cap,
+            observer=self,
         )  # fmt: skip
 
     def found(self, founders: list[Member]) -> None:
@@ -129,9 +142,13 @@ class SimNode:
         self.writing = self.paused = False
         self.piled.clear()
         self.shell = None
+        lost = [(client, attempt) for client, attempt in self.waiting.values() if client]
         self.waiting.clear()
+        self.registering = 0
         if self.sim.trace.enabled:
             self.sim.trace.log(f"{self.name} (n{self.id}) CRASH")
+        for client, attempt in lost:  # their connections break: the clients see it at once
+            self._reply(client, attempt, None, RpcError(ERR_UNREACHABLE, "connection lost"))
 
     def wipe(self) -> None:
         """Crash, and lose the consensus store too (the data dir's identity is kept)."""
@@ -206,6 +223,29 @@ class SimNode:
             return
         if shell.ask_due(now):
             self._ask_in(shell)
+        self._register(shell, now)
+
+    @property
+    def registered(self) -> bool:
+        """The log this process applied binds this machine's name to its key."""
+        shell = self.shell
+        return shell is not None and shell.machine.traders.get(self.key.hex) == self.name
+
+    def _register(self, shell: Shell, now: float) -> None:
+        """Register this machine's name for its key once its cluster trades, one register in
+        flight at a time (as ``Node._trader`` does; a failed one is tried again)."""
+        if self.registering or self.name in shell.machine.names:
+            return
+        if shell.state(now) != "trading":
+            return
+        try:
+            seq = shell.submit(Register(self.name), now)
+        except RpcError:
+            return
+        self.registering = seq
+        self.waiting[seq] = (None, 0)
+        if self.sim.trace.enabled:
+            self.sim.trace.log(f"{self.name} (n{self.id}) registers its name (request {seq})")
 
     def deliver(self, message: Msg | Note) -> None:
         if isinstance(message, Msg) and message.type == MT.SNAP and message.done:
@@ -238,13 +278,21 @@ class SimNode:
 
         self.do(handle)
 
-    def submit(self, client: Client, attempt: int, command: Command) -> None:
-        """A client's write arrives (as an RPC would)."""
+    def submit(self, client: Client, attempt: int, command: TraderCommand) -> None:
+        """A client's write arrives, as an RPC would: a machine that is down refuses the
+        connection, and one still joining (or that has not applied its log since it started)
+        refuses writes as ``Node.writable`` does."""
+        if not self.up:
+            self._reply(client, attempt, None, RpcError(ERR_UNREACHABLE, "connection refused"))
+            return
 
         def handle() -> None:
-            assert self.shell is not None
+            shell, now = self.shell, self.sim.now()
+            assert shell is not None
             try:
-                seq = self.shell.submit(command, self.sim.now())
+                if shell.state(now) == "joining":
+                    raise RpcError(ERR_NO_QUORUM, NOT_JOINED)
+                seq = shell.submit(command, now)
             except RpcError as error:
                 self._reply(client, attempt, None, error)
                 return
@@ -369,12 +417,17 @@ class SimNode:
                 self._reply(client, attempt, answer, answer.error)
 
     def _reply(
-        self, client: Client, attempt: int, answer: Answer | None, error: RpcError | None
+        self, client: Client | None, attempt: int, answer: Answer | None, error: RpcError | None
     ) -> None:
         sim = self.sim
+        events = (answer.events or []) if answer is not None else []
         if answer is not None and error is None:
-            sim.checker.on_answer(self.id, answer.seq, answer.index, answer.events or [])
-        sim.loop.after(sim.network.latency(), client.on_reply, attempt, error)
+            sim.checker.on_answer(self.id, self.key.hex, answer.seq, answer.index, events)
+        if client is None:  # this machine's register: done (or to be tried again)
+            if answer is not None and answer.seq == self.registering:
+                self.registering = 0
+            return
+        sim.loop.after(sim.network.latency(), client.on_reply, attempt, error, events)
 
     # ------------------------------------------------------------------ the checker's view
     # (the shell's Observer: called as each entry is applied, and on a snapshot install)
@@ -390,7 +443,14 @@ class SimNode:
             )
         first = index >= len(checker.h_terms)
         assert shell.core is not None
-        checker.on_apply(self.id, index, term, kind, payload, outcomes, shell.core.term)
+        machine = shell.machine
+        refused, self.refused_seen = machine.refused - self.refused_seen, machine.refused
+        touched = machine.exchange.applied_index == index  # the engine was handed a command
+        checker.on_apply(
+            self.id, index, term, kind, payload, outcomes, shell.core.term, refused, touched,
+            machine.traders,
+        )  # fmt: skip
+        checker.check_money(self.id, index, machine.exchange)
         self.applied = index
         if index % self.sim.weather.digest_every == 0:
             checker.on_digest(self.id, index, shell.machine.state_digest())
@@ -400,7 +460,9 @@ class SimNode:
     def restored(self, shell: Shell, snapshot: Snapshot) -> None:
         meta = snapshot.meta
         self.applied = meta.index
+        self.refused_seen = shell.machine.refused
         self.sim.checker.on_restore(self.id, meta.index, meta.term, shell.machine.state_digest())
+        self.sim.checker.check_money(self.id, meta.index, shell.machine.exchange)
 
     def _trace_turn(self, turn: Turn) -> None:
         rd = turn.ready

@@ -6,25 +6,30 @@ election timeouts), so a seed replays exactly. One machine founds the cluster (t
 founding path) and the others start at random moments in the first 300 ms and join it as
 the real peer does (ask, become learners, get promoted); or, in half the seeds, the first
 machines up to the voter cap found it together, so elections among many voters with
-diverging logs start at once. The fault phase injects everything the
-weather allows while clients trade and the operator stops, restarts and wipes peers and
-adds machines; then faults stop, every machine that is down starts again (one that had left
-rejoins), and the cluster must, within a time budget, have a leader, every machine a member
-and caught up, and every pending command answered.
+diverging logs start at once. Every machine is a trader with a key of its own (drawn from
+the seed) and the default grant; the cluster's fees are the weather's. The fault phase
+injects everything the weather allows while clients trade and the operator stops, restarts
+and wipes peers and adds machines, and a lying member now and then proposes forged entries
+(``net/sim/forger.py``); then faults stop, every machine that is down starts again (one that
+had left rejoins), and the cluster must, within a time budget, have a leader, every machine
+a member, caught up and registered, and every pending command answered.
 """
 
 from __future__ import annotations
 
 import random
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from engine import Configure
+from engine.accounts import DEFAULT_GRANT
 from net.machine import Member
 from net.raft import ConfState, LogStore, Msg, Role
 from net.sim.bugs import NO_BUGS, Bugs
 from net.sim.checker import Checker, Invariant, Violation
 from net.sim.clock import EventLoop, Trace
 from net.sim.faults import Faults
+from net.sim.forger import Forger
 from net.sim.network import Network
 from net.sim.node import Note, SimNode, addr_of
 from net.sim.weather import Weather
@@ -44,6 +49,11 @@ class SimOptions:
     voter_cap: int = 5
     bugs: Bugs = NO_BUGS
     trace: bool = False
+    forgery: bool = True  # a lying member proposes forged entries (net/sim/forger.py)
+    hijack: bool = False  # ...and, too, batches claiming another peer's pending requests
+    # the smallest snapshot chunk a seed's weather may draw (64, 512 or 4096); see
+    # docs/consensus.md: at 64 bytes the peers' own write retries can outgrow a transfer
+    min_chunk_bytes: int = 256
 
 
 @dataclass(slots=True)
@@ -63,6 +73,11 @@ class SimResult:
     pauses: int
     slow_disks: int
     write_errors: int
+    registered: int  # traders' accounts opened
+    accepted: int  # orders the engine accepted
+    no_funds: int  # orders rejected as insufficient_funds
+    trades: int
+    forged: int  # forged entries committed (each refused as it must be)
     trace: list[str] = field(default_factory=list)
 
     @property
@@ -77,7 +92,11 @@ class Simulation:
         self.opts = opts
         self.rng = random.Random(opts.seed * 16 + opts.nodes)
         self.weather = Weather.draw(self.rng)
+        if self.weather.chunk_bytes < opts.min_chunk_bytes:
+            self.weather = replace(self.weather, chunk_bytes=opts.min_chunk_bytes)
         self.timing = self.weather.timing()
+        w = self.weather
+        self.money = Configure(DEFAULT_GRANT, w.maker_fee_bps, w.taker_fee_bps)
         self.leave_within_ms = LEAVE_WITHIN_MS
         self.loop = EventLoop()
         self.trace = Trace(self.loop, opts.trace)
@@ -90,11 +109,14 @@ class Simulation:
         self._next_id = 0
         self.snapshots = 0
         self.issuing = True  # fault phase: faults, new commands and operator actions
-        self.clients = [Client(self, f"c{i}") for i in range(self.weather.clients)]
         self.operator = Operator(self)
         self.faults = Faults(self)
+        self.forger = Forger(self)
         for slot in range(opts.nodes):
             self.machines[slot] = SimNode(self, slot)
+        self.clients = [
+            Client(self, f"c{i}", self.machines[i % opts.nodes]) for i in range(w.clients)
+        ]
         self.founders = list(self.machines.values())[: min(self.weather.founders, opts.voter_cap)]
         members = []
         for node in self.founders:
@@ -118,9 +140,6 @@ class Simulation:
 
     def register(self, node: SimNode) -> None:
         self.by_id[node.id] = node
-
-    def pick_node(self) -> SimNode:
-        return self.rng.choice(list(self.machines.values()))
 
     def random_member(self, exclude: int) -> int:
         """A peer in the cluster, as discovery would show one (0 if none is up)."""
@@ -194,6 +213,7 @@ class Simulation:
                 loop.after(self.rng.randint(0, 50), client.next_command)
             loop.after(self.weather.operator_every_ms, self.operator.step)
             self.faults.start()
+            self.forger.start()
             while loop.run_next(opts.fault_ms):
                 pass
             self._end_faults()
@@ -208,14 +228,15 @@ class Simulation:
             violation = Violation(Invariant.CORE_ERROR, "".join(tb[-3:]).strip())
         if violation is not None and self.trace.enabled:
             self.trace.log(f"VIOLATION {violation}")
-        f, o = self.faults, self.operator
+        f, o, h = self.faults, self.operator, self.checker
         return SimResult(
             seed=opts.seed, nodes=opts.nodes, violation=violation,
-            commands=self.checker.commands, acked=sum(c.acked for c in self.clients),
+            commands=h.commands, acked=sum(c.acked for c in self.clients),
             end_ms=loop.now, crashes=f.crashes, partitions=f.partitions,
-            joins=self.checker.joins, leaves=o.leaves, wipes=o.wipes, snapshots=self.snapshots,
+            joins=h.joins, leaves=o.leaves, wipes=o.wipes, snapshots=self.snapshots,
             pauses=f.pauses, slow_disks=f.slow_disks, write_errors=f.write_errors,
-            trace=self.trace.lines,
+            registered=h.registered, accepted=h.accepted, no_funds=h.no_funds, trades=h.trades,
+            forged=h.forged_kinds.total(), trace=self.trace.lines,
         )  # fmt: skip
 
     def _run_until(self, t: int, deadline: int) -> bool:
@@ -245,7 +266,8 @@ class Simulation:
         return [n for n in self.machines.values() if n.up and n.id not in members]
 
     def _converged(self) -> bool:
-        """A leader, no client waiting, every machine a member and at the leader's commit."""
+        """A leader, no client waiting, every machine a member, at the leader's commit and
+        registered."""
         if any(c.pending for c in self.clients) or self._outsiders():
             return False
         leader = self.leader_node()
@@ -259,7 +281,13 @@ class Simulation:
             node = self.by_id.get(m)
             if node is None or not node.up or node.id != m or node.writing or node.paused:
                 return False
-            if node.applied != core.commit_index:
+            if node.applied != core.commit_index or not node.registered:
+                holder = node.shell.machine.names.get(node.name) if node.shell else None
+                if holder is not None and holder != node.key.hex:
+                    raise Violation(
+                        Invariant.FORGERY_REFUSED,
+                        f"{node.name}'s name is registered to another key ({holder[:8]})",
+                    )
                 return False
         for m in members:
             shell = self.by_id[m].shell
@@ -278,7 +306,7 @@ class Simulation:
                 state = (
                     f"{core.role.name} t{core.term} lead={core.leader} commit={core.commit_index} "
                     f"applied={n.applied} last={core.last_index()} "
-                    f"member={shell.member if shell else False}"
+                    f"member={shell.member if shell else False} registered={n.registered}"
                 )
             parts.append(f"{n.name}=n{n.id}: {state}")
         pending = [f"{c.name}#{c.seq}" for c in self.clients if c.pending]

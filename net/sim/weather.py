@@ -51,6 +51,9 @@ class Weather:
     no_leader_ms: int  # writes fail with ERR_NO_QUORUM after this long without a leader
     join_every_ms: int
     remove_after_ms: int  # a voter silent this long is replaced
+    forge_every_ms: int  # a lying member proposes a forged entry about this often
+    maker_fee_bps: int  # the cluster's fees (often none: the real default)
+    taker_fee_bps: int
 
     @classmethod
     def draw(cls, rng: random.Random) -> Weather:
@@ -92,6 +95,10 @@ class Weather:
             no_leader_ms=rng.randint(150, 500),
             join_every_ms=rng.randint(30, 200),
             remove_after_ms=rng.randint(300, 2000),
+            # drawn last, so the rates above are what they were before traders signed
+            forge_every_ms=rng.randint(150, 1000),
+            maker_fee_bps=rng.choice((0, 0, 2, 10)),
+            taker_fee_bps=rng.choice((0, 0, 5, 30)),
         )
 
     def config(self) -> Config:

@@ -2,38 +2,62 @@
 who stops peers cleanly, starts them again, wipes their consensus store, adds machines and
 moves leadership around.
 
-A client sends one command at a time to some machine (which may be down, paused, cut off
-or not in the cluster yet); the peer answers once the command is applied there, or with an
-error (no quorum, a timeout). On an error or no answer in time it sends the same command
-again, perhaps to another peer: a submit keeps its client id, so the engine returns the
-first result instead of placing a second order. That is what puts duplicates in the log.
+A client is an RPC client of one machine, and so trades as that machine's trader (the
+owner of every write a peer makes is its own registered name). It sends one command at a
+time (the machine may be down, paused, cut off or not in the cluster yet); the peer answers
+once the command is applied there, or with an error (no quorum, a timeout, not registered
+yet). On an error or no answer in time it sends the same command again: a submit keeps its
+client id, so the engine returns the first result instead of placing a second order. That
+is what puts duplicates in the log.
+
+The orders are sized for the default grant (BTC=10, ETH=100, USD=1000000) near a price of
+30,000 (BTC) or 2,000 (ETH): most are funded, and now and then a large one is not
+(``insufficient_funds``); cancels and amends mostly name the client's own orders, and
+transfers move a little money to another machine's trader.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine import Command, parse_command
+from engine import FOUNDING_MARKETS, Accepted, Event, Exchange, parse_command
 from net.rpc.errors import RpcError
+from net.traders import TraderCommand
 
 if TYPE_CHECKING:
     from net.sim.node import SimNode
     from net.sim.simulation import Simulation
 
-MARKET = "BTC/USD"  # one of the markets the founder creates (net/shell.py)
+#: The founder's markets (engine.FOUNDING_MARKETS) and a middle price in each one's ticks:
+#: BTC/USD has a tick of 0.1 and a lot of 0.001, ETH/USD 0.01 and 0.01.
+MARKETS = (("BTC/USD", 300_000), ("ETH/USD", 200_000))
+
+
+def _units_of_one() -> dict[str, int]:
+    """Balance units in one whole USD and BTC, as the founding markets set them."""
+    scratch = Exchange()
+    for index, market in enumerate(FOUNDING_MARKETS, 1):
+        scratch.apply(market, index)
+    assets = {name: scratch.asset(name) for name in ("USD", "BTC")}
+    return {name: asset.units("1", name) for name, asset in assets.items() if asset is not None}
+
+
+ONE = _units_of_one()
 
 
 class Client:
-    """One command outstanding at a time."""
+    """One command outstanding at a time, for the trader of machine ``node``."""
 
-    def __init__(self, sim: Simulation, name: str) -> None:
+    def __init__(self, sim: Simulation, name: str, node: SimNode) -> None:
         self.sim = sim
         self.name = name
+        self.node = node
         self.seq = 0
         self.attempt = 0
         self.pending = False
-        self.command: Command | None = None
+        self.command: TraderCommand | None = None
         self.acked = 0
+        self.orders: list[int] = []  # ids of its orders the engine accepted, latest last
 
     def next_command(self) -> None:
         if not self.sim.issuing:
@@ -45,35 +69,47 @@ class Client:
 
     def _command(self) -> dict:
         rng = self.sim.rng
+        owner = self.node.name
         r = rng.random()
-        if r < 0.65:
-            market = r < 0.1
+        if r < 0.6:
+            market = r < 0.08
+            symbol, mid = MARKETS[0] if rng.random() < 0.85 else MARKETS[1]
+            big = rng.random() < 0.1  # 5 to 15 coins: a sell of more than is held fails
             return {
                 "op": "submit",
-                "owner": self.name,
-                "market": MARKET,
+                "owner": owner,
+                "market": symbol,
                 "side": rng.choice(("buy", "sell")),
                 "type": "market" if market else "limit",
-                "price": None if market else rng.randint(990, 1010),
-                "qty": rng.randint(1, 5),
+                "price": None if market else mid + rng.randint(-5, 5),
+                "qty": rng.randint(5_000, 15_000) if big else rng.randint(1, 5) * 100,
                 "tif": "ioc" if market else rng.choice(("gtc", "gtc", "ioc")),
                 "post_only": False,
                 "stp": "none",
                 "client_id": f"{self.name}-{self.seq}",
             }
-        order_id = rng.randint(1, max(1, self.sim.checker.commands))
-        if r < 0.85:
-            return {"op": "cancel", "owner": self.name, "order_id": order_id}
-        if r < 0.95:
-            qty = rng.randint(1, 4)
-            return {"op": "amend", "owner": self.name, "order_id": order_id, "qty": qty,
+        if self.orders and rng.random() < 0.8:
+            order_id = rng.choice(self.orders[-20:])
+        else:
+            order_id = rng.randint(1, max(1, self.sim.checker.accepted))
+        if r < 0.75:
+            return {"op": "cancel", "owner": owner, "order_id": order_id}
+        if r < 0.87:
+            qty = rng.randint(1, 5) * 100
+            return {"op": "amend", "owner": owner, "order_id": order_id, "qty": qty,
                     "price": None}  # fmt: skip
-        return {"op": "cancel_all", "owner": self.name, "market": None}
+        if r < 0.95:
+            others = [m.name for m in self.sim.machines.values() if m is not self.node]
+            usd = rng.random() < 0.5  # 10 to 1,000 USD, or 0.001 to 0.1 BTC
+            amount = rng.randint(1, 100) * (10 * ONE["USD"] if usd else ONE["BTC"] // 1000)
+            return {"op": "transfer", "owner": owner, "to": rng.choice(others or [owner]),
+                    "asset": "USD" if usd else "BTC", "amount": amount}  # fmt: skip
+        return {"op": "cancel_all", "owner": owner, "market": None}
 
     def _send(self) -> None:
         sim = self.sim
         self.attempt += 1
-        node = sim.pick_node()
+        node = self.node
         command = self.command
         assert command is not None
         if sim.trace.enabled:
@@ -86,10 +122,11 @@ class Client:
         if self.pending and attempt == self.attempt:
             self._send()
 
-    def on_reply(self, attempt: int, error: RpcError | None) -> None:
+    def on_reply(self, attempt: int, error: RpcError | None, events: list[Event]) -> None:
         if not self.pending or attempt != self.attempt:
             return  # an answer to an attempt given up on
         sim = self.sim
+        self.orders += [e.order_id for e in events if isinstance(e, Accepted)]
         if error is not None:
             if sim.trace.enabled:
                 sim.trace.log(f"{self.name}#{self.seq} refused: {error}")
@@ -99,7 +136,7 @@ class Client:
         self.acked += 1
         if sim.trace.enabled:
             sim.trace.log(f"{self.name}#{self.seq} answered")
-        sim.loop.after(sim.rng.randint(0, 20), self.next_command)
+        sim.loop.after(sim.rng.randint(0, 60), self.next_command)
 
 
 class Operator:
