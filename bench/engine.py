@@ -60,8 +60,8 @@ OWNERS = [f"trader{i}" for i in range(50)]
 BATCH = 64  # commands per log entry, as the node batches them under load
 CLUSTER = "bench"  # the cluster id signed batches are bound to
 #: Each trader's grant with accounts on: far more than the stream ever holds or spends
-#: (a deep book holds about 110,000 USD and 20 BTC per trader; see the "short" count),
-#: and within the 10^15 units an amount may have (a unit of USD is 0.0001 here).
+#: (the deep book holds at most about 56,000 USD and 6 BTC of a trader; see the "short"
+#: count), and within the 10^15 units an amount may have (a unit of USD is 0.0001 here).
 GRANT = "BTC=1000000,USD=10000000000"
 #: Money on, and an account for every trader of the stream (ahead of any order).
 ACCOUNTS = [Configure(GRANT, 10, 20), *(OpenAccount(owner) for owner in OWNERS)]

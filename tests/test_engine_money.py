@@ -679,9 +679,10 @@ def _mint(money: list) -> None:  # money from nowhere
     _account(money, "dave")[1][1] += 1
 
 
-def _negative(money: list) -> None:
-    dave = _account(money, "dave")
-    dave[1][1], dave[1][0] = -1, dave[1][0] + dave[1][1] + 1  # (BTC and USD: sum kept)
+def _negative(money: list) -> None:  # totals still add up, one balance is below zero
+    dave, carol = _account(money, "dave"), _account(money, "carol")
+    carol[1][1] += dave[1][1] + 1
+    dave[1][1] = -1
 
 
 def _swap_accounts(money: list) -> None:
