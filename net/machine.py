@@ -63,6 +63,9 @@ class Applied:
     index: int
     events: list[Event] | None  # None: a duplicate of a request applied earlier
     error: str | None = None  # the command did not parse (InvalidInput)
+    # The key that signed it ("" for the exchange's own): a peer answers only its own key's
+    # requests, since the origin and number are whatever the signer wrote.
+    signer: str = ""
 
 
 def _shaped(value: object, types: tuple[type, ...]) -> bool:
@@ -167,6 +170,7 @@ class Machine:
         duplicates and refused ones answered at once, the rest handed to the engine
         together. (The peer's hot path: plain type checks, one outcome built per request.)"""
         admit = self.requests.admit
+        signer = key or ""
         slots: list[Applied | tuple[int, int]] = []  # (origin, seq): the engine's to answer
         commands: list[Command] = []
         for item in batch:
@@ -183,15 +187,15 @@ class Machine:
                 log.warning("entry %d: an unsigned %r refused on every peer", index, op)
                 continue
             if not admit(key or f"#{origin}", seq):
-                slots.append(Applied(origin, seq, index, None))
+                slots.append(Applied(origin, seq, index, None, None, signer))
                 continue
             try:
                 command = self._trader_command(key, obj) if key is not None else parse_command(obj)
             except InvalidInput as exc:
-                slots.append(Applied(origin, seq, index, None, str(exc)))
+                slots.append(Applied(origin, seq, index, None, str(exc), signer))
                 continue
             if command is None:  # a register that changed nothing: answered, no events
-                slots.append(Applied(origin, seq, index, []))
+                slots.append(Applied(origin, seq, index, [], None, signer))
                 continue
             if key is not None and not isinstance(command, OpenAccount):  # (a registration)
                 self.trader_commands += 1
@@ -201,7 +205,9 @@ class Machine:
             return slots  # type: ignore[return-value]  # every slot is an Applied
         results = iter(self.exchange.apply_batch(commands, index))
         return [
-            Applied(slot[0], slot[1], index, next(results)) if type(slot) is tuple else slot
+            Applied(slot[0], slot[1], index, next(results), None, signer)
+            if type(slot) is tuple
+            else slot
             for slot in slots
         ]  # type: ignore[misc]
 

@@ -464,7 +464,7 @@ class Shell:
             self.writes.put_back(seqs)  # no leader yet: again at the next turn
 
     def _apply(self, run: EntryRun) -> None:
-        machine, writes, me = self.machine, self.writes, self.id
+        machine, writes, me, mine = self.machine, self.writes, self.id, self.key.hex
         on_events, observer = self.on_events, self.observer
         for index, term, kind, payload in run:
             if kind == EntryKind.NORMAL:
@@ -477,7 +477,7 @@ class Shell:
             for applied in outcomes:
                 if applied.events and on_events is not None:
                     on_events(index, applied.events)
-                if applied.origin == me:
+                if applied.origin == me and applied.signer == mine:  # (see Applied.signer)
                     answer = writes.applied(applied)
                     if answer is not None:
                         self.answers.append(answer)

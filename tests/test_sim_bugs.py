@@ -92,16 +92,10 @@ def test_a_campaign_with_a_pending_snapshot_dies_on_compacted_entries() -> None:
     assert broken is not None and "Compacted" in broken.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="net/shell.py (Shell._apply) hands a peer's writes every outcome whose origin is "
-    "its id, whoever signed the batch: a member signing with its own key can claim another "
-    "peer's origin and pending request numbers, and that peer answers its client with the "
-    "liar's outcome (and forgets its own write)",
-)
 def test_a_batch_claiming_another_peers_requests_is_not_answered_there() -> None:
-    # (seed 416 runs clean without the hijacking liar; with it, ANSWERS fails)
+    """A member signing with its own key may write another peer's origin and pending request
+    numbers into its batch; that peer answers only its own key's requests (Applied.signer).
+    Seed 416 failed ANSWERS with the hijacking liar before the shell checked the signer."""
     hijacked = run_seed(416, 3, hijack=True).violation
     assert hijacked is None, hijacked
 
