@@ -121,7 +121,7 @@ class Ledger:
         when ``adding`` other new assets come with it."""
         asset = self.by_name.get(name)
         if asset is not None and places > asset.places and self.on:
-            return f"finer than the unit of {name} ({asset.unit}); balances are never rescaled"
+            return f"finer than the unit of {name} ({asset.unit:f}); balances are never rescaled"
         if asset is None and len(self.assets) + adding >= MAX_ASSETS:
             return f"at most {MAX_ASSETS} assets"
         return ""
