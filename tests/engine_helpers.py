@@ -166,14 +166,23 @@ def commands(markets: tuple[str, ...], submitted: int) -> st.SearchStrategy:
         submits(markets),
         submits(markets),
         submits((*markets, UNKNOWN)),
+        *order_changes(markets, ids, submitted),
+        st.sampled_from(market_commands((BTC, ETH))),  # re-creating a market is rejected
+    )
+
+
+def order_changes(
+    markets: tuple[str, ...], ids: st.SearchStrategy, submitted: int
+) -> list[st.SearchStrategy]:
+    """Cancels (by id and by client id), cancel-alls and amends, in the mix both streams use."""
+    return [
         st.builds(Cancel, owners, ids, st.none()),
         st.builds(Cancel, owners, st.none(), st.sampled_from(CLIENT_IDS)),
         st.builds(CancelAll, owners, st.none() | st.sampled_from((*markets, UNKNOWN))),
         amends(submitted),
         amends(submitted),
         amends(submitted),
-        st.sampled_from(market_commands((BTC, ETH))),  # re-creating a market is rejected
-    )
+    ]
 
 
 def market_commands(markets: tuple[str, ...]) -> list[CreateMarket]:
@@ -247,12 +256,7 @@ def money_commands(submitted: int) -> st.SearchStrategy:
     return st.one_of(
         *[submits(markets)] * 8,
         submits((*markets, UNKNOWN)),
-        st.builds(Cancel, owners, ids, st.none()),
-        st.builds(Cancel, owners, st.none(), st.sampled_from(CLIENT_IDS)),
-        st.builds(CancelAll, owners, st.none() | st.sampled_from((*markets, UNKNOWN))),
-        amends(submitted),
-        amends(submitted),
-        amends(submitted),
+        *order_changes(markets, ids, submitted),
         transfers,
         transfers,
         st.builds(OpenAccount, st.sampled_from((NEWCOMER, *OWNERS))),  # dave's first opens
