@@ -17,8 +17,12 @@ from .records import Record, mypyc_attr
 from .units import MAX_UNITS, parse_decimal
 
 SIDES: Final = ("buy", "sell")
-ORDER_TYPES: Final = ("limit", "market")
-TIFS: Final = ("gtc", "ioc", "fok")
+ORDER_TYPES: Final = ("limit", "market", "stop", "stop_limit")
+#: Orders that wait for a trigger price: a stop becomes a market order, a stop_limit a limit.
+STOP_TYPES: Final = ("stop", "stop_limit")
+TIFS: Final = ("gtc", "ioc", "fok", "gtd")
+#: Largest consensus time (ms since the epoch) a command may name: JSON-safe everywhere.
+MAX_TIME: Final = 2**53 - 1
 STP_MODES: Final = ("none", "cancel_taker", "cancel_maker", "cancel_both")
 
 MAX_NAME: Final = 64  # owner names, client ids, symbols and asset names
@@ -57,6 +61,8 @@ class Submit(Record):
         "post_only",
         "stp",
         "client_id",
+        "expire_at",
+        "trigger",
     )
     __slots__ = _fields
 
@@ -72,6 +78,8 @@ class Submit(Record):
         post_only: bool = False,
         stp: str = "none",
         client_id: str | None = None,
+        expire_at: int | None = None,
+        trigger: int | None = None,
     ) -> None:
         self.owner = owner
         self.market = market
@@ -83,6 +91,8 @@ class Submit(Record):
         self.post_only = post_only
         self.stp = stp
         self.client_id = client_id
+        self.expire_at = expire_at  # ms since the epoch: when a gtd order expires
+        self.trigger = trigger  # ticks: the last trade price that triggers a stop
 
 
 @mypyc_attr(acyclic=True)
@@ -110,16 +120,22 @@ class CancelAll(Record):
 
 @mypyc_attr(acyclic=True)
 class Amend(Record):
-    _fields = ("owner", "order_id", "qty", "price")
+    _fields = ("owner", "order_id", "qty", "price", "trigger")
     __slots__ = _fields
 
     def __init__(
-        self, owner: str, order_id: int, qty: int | None = None, price: int | None = None
+        self,
+        owner: str,
+        order_id: int,
+        qty: int | None = None,
+        price: int | None = None,
+        trigger: int | None = None,
     ) -> None:
         self.owner = owner
         self.order_id = order_id
         self.qty = qty  # new total quantity, lots
-        self.price = price  # new limit price, ticks
+        self.price = price  # new limit (or a stop's protection) price, ticks
+        self.trigger = trigger  # an untriggered stop's new trigger price, ticks
 
 
 @mypyc_attr(acyclic=True)
@@ -174,11 +190,18 @@ _OPS: dict[str, type[Record]] = {
     "transfer": Transfer,
 }
 _OP_OF = {cls: op for op, cls in _OPS.items()}
+#: Fields left out of the JSON-safe form when null (their default): a command that does not
+#: use them encodes as it did before they existed, and log entries stay as small.
+_OMITTED_WHEN_NULL: Final = ("expire_at", "trigger")
 
 
 def encode_command(command: Command) -> dict:
     """The JSON-safe form of a command: ``{"op": ..., field: value, ...}``."""
-    return {"op": _OP_OF[type(command)], **command._asdict()}
+    encoded = {"op": _OP_OF[type(command)], **command._asdict()}
+    for field in _OMITTED_WHEN_NULL:
+        if field in encoded and encoded[field] is None:
+            del encoded[field]
+    return encoded
 
 
 def parse_command(obj: object) -> Command:
@@ -220,6 +243,18 @@ def _units(obj: dict, field: str) -> int:
     return value
 
 
+def _optional_time(obj: dict, field: str) -> int | None:
+    """A consensus time in ms since the epoch, or None when missing or null."""
+    value = obj.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, "expected an integer time in ms since the epoch")
+    if not 0 < value <= MAX_TIME:
+        raise InvalidInput(field, f"must be between 1 and {MAX_TIME}")
+    return value
+
+
 def _choice(obj: dict, field: str, choices: tuple[str, ...], default: str) -> str:
     """One of ``choices``; missing or null means ``default`` ("" means required)."""
     value = obj.get(field)
@@ -256,13 +291,25 @@ def _parse_create_market(obj: dict) -> CreateMarket:
 
 def _parse_submit(obj: dict) -> Submit:
     kind = _choice(obj, "type", ORDER_TYPES, "limit")
-    price = _optional_units(obj, "price") if kind == "market" else _units(obj, "price")
-    tif = _choice(obj, "tif", TIFS, "ioc" if kind == "market" else "gtc")
+    becomes_market = kind in ("market", "stop")  # the price is optional: a protection price
+    price = _optional_units(obj, "price") if becomes_market else _units(obj, "price")
+    tif = _choice(obj, "tif", TIFS, "ioc" if becomes_market else "gtc")
+    rests = tif in ("gtc", "gtd")
     post_only = _flag(obj, "post_only")
-    if kind == "market" and tif == "gtc":
-        raise InvalidInput("tif", "a market order cannot rest: use ioc or fok")
-    if post_only and (kind == "market" or tif != "gtc"):
-        raise InvalidInput("post_only", "only a good-till-cancelled limit order can be post-only")
+    if becomes_market and rests:
+        raise InvalidInput("tif", f"a {kind} order cannot rest: use ioc or fok")
+    if post_only and (becomes_market or not rests):
+        raise InvalidInput(
+            "post_only", "only a good-till-cancelled or good-till-date limit order can be post-only"
+        )
+    expire_at = _optional_time(obj, "expire_at")
+    if (expire_at is None) == (tif == "gtd"):
+        reason = "required for tif gtd" if expire_at is None else "only a gtd order has one"
+        raise InvalidInput("expire_at", reason)
+    trigger = _optional_units(obj, "trigger")
+    if (trigger is None) == (kind in STOP_TYPES):
+        reason = f"required for a {kind} order" if trigger is None else "only a stop order has one"
+        raise InvalidInput("trigger", reason)
     return Submit(
         owner=_name(obj, "owner"),
         market=_name(obj, "market"),
@@ -274,6 +321,8 @@ def _parse_submit(obj: dict) -> Submit:
         post_only=post_only,
         stp=_choice(obj, "stp", STP_MODES, "none"),
         client_id=_optional_name(obj, "client_id"),
+        expire_at=expire_at,
+        trigger=trigger,
     )
 
 
@@ -302,9 +351,10 @@ def _parse_amend(obj: dict) -> Amend:
         _order_id(obj),
         _optional_units(obj, "qty"),
         _optional_units(obj, "price"),
+        _optional_units(obj, "trigger"),
     )
-    if amend.qty is None and amend.price is None:
-        raise InvalidInput("qty", "give qty, price or both")
+    if amend.qty is None and amend.price is None and amend.trigger is None:
+        raise InvalidInput("qty", "give qty, price or both, or a stop's trigger")
     return amend
 
 

@@ -4,6 +4,10 @@
 nothing in the engine reads them back, except that a submit's :class:`Done` is kept on its
 order so a repeated submit (same owner and client id) can return it unchanged. Prices are
 ticks and quantities lots, as everywhere in the engine.
+
+Every event of an order's life carries the log ``index`` and the consensus ``time`` (ms since
+the epoch, :attr:`engine.Exchange.time`) of the entry that produced it, the same on every
+peer. ``time`` follows ``index`` and defaults to 0 (an exchange never given a time).
 """
 
 from typing import Final
@@ -29,7 +33,8 @@ class MarketCreated(Record):
 class Accepted(Record):
     """A submit passed the rules and is about to match (or rest)."""
 
-    _fields = ("order_id", "client_id", "owner", "market", "side", "type", "price", "qty", "index")
+    _fields = ("order_id", "client_id", "owner", "market", "side", "type", "price", "qty", "index",
+               "time")  # fmt: skip
     __slots__ = _fields
 
     def __init__(
@@ -43,6 +48,7 @@ class Accepted(Record):
         price: int | None,
         qty: int,
         index: int,
+        time: int = 0,
     ) -> None:
         self.order_id = order_id
         self.client_id = client_id
@@ -53,6 +59,7 @@ class Accepted(Record):
         self.price = price
         self.qty = qty
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
@@ -63,7 +70,7 @@ class Rejected(Record):
     starts with the field it is about.
     """
 
-    _fields = ("op", "order_id", "client_id", "owner", "code", "reason", "index")
+    _fields = ("op", "order_id", "client_id", "owner", "code", "reason", "index", "time")
     __slots__ = _fields
 
     def __init__(
@@ -75,6 +82,7 @@ class Rejected(Record):
         code: str,
         reason: str,
         index: int,
+        time: int = 0,
     ) -> None:
         self.op = op
         self.order_id = order_id
@@ -83,6 +91,7 @@ class Rejected(Record):
         self.code = code
         self.reason = reason
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
@@ -102,6 +111,7 @@ class Trade(Record):
         "taker_owner",
         "maker_remaining",
         "index",
+        "time",
     )
     __slots__ = _fields
 
@@ -118,6 +128,7 @@ class Trade(Record):
         taker_owner: str,
         maker_remaining: int,
         index: int,
+        time: int = 0,
     ) -> None:
         self.trade_id = trade_id
         self.market = market
@@ -130,17 +141,25 @@ class Trade(Record):
         self.taker_owner = taker_owner
         self.maker_remaining = maker_remaining
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
 class Cancelled(Record):
     """An order (or what was left of it) left the book, or was dropped without resting."""
 
-    _fields = ("order_id", "owner", "market", "remaining_qty", "reason", "index")
+    _fields = ("order_id", "owner", "market", "remaining_qty", "reason", "index", "time")
     __slots__ = _fields
 
     def __init__(
-        self, order_id: int, owner: str, market: str, remaining_qty: int, reason: str, index: int
+        self,
+        order_id: int,
+        owner: str,
+        market: str,
+        remaining_qty: int,
+        reason: str,
+        index: int,
+        time: int = 0,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -148,10 +167,14 @@ class Cancelled(Record):
         self.remaining_qty = remaining_qty
         self.reason = reason  # one of the CANCEL_* constants
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
 class Amended(Record):
+    """An open order's new quantity, price and (an untriggered stop's) trigger; ``price`` is
+    None for a stop without a protection price, ``trigger`` None for any other order."""
+
     _fields = (
         "order_id",
         "owner",
@@ -160,7 +183,9 @@ class Amended(Record):
         "qty",
         "remaining_qty",
         "kept_priority",
+        "trigger",
         "index",
+        "time",
     )
     __slots__ = _fields
 
@@ -169,11 +194,13 @@ class Amended(Record):
         order_id: int,
         owner: str,
         market: str,
-        price: int,
+        price: int | None,
         qty: int,
         remaining_qty: int,
         kept_priority: bool,
+        trigger: int | None,
         index: int,
+        time: int = 0,
     ) -> None:
         self.order_id = order_id
         self.owner = owner
@@ -182,14 +209,17 @@ class Amended(Record):
         self.qty = qty
         self.remaining_qty = remaining_qty
         self.kept_priority = kept_priority
+        self.trigger = trigger
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
 class Done(Record):
     """Where a submitted (or re-priced) order ended up once the command finished.
 
-    ``status`` is resting, partially_filled, filled, cancelled or rejected; ``notional``
+    ``status`` is resting, partially_filled, filled, cancelled, rejected or (a stop
+    waiting for its trigger) untriggered; ``notional``
     is the sum of price * qty over its fills (ticks * lots) so clients can derive the
     average price; ``trades`` are the fills this command produced for it; ``duplicate``
     marks the copy a repeated submit gets back.
@@ -207,6 +237,7 @@ class Done(Record):
         "notional",
         "trades",
         "index",
+        "time",
         "duplicate",
     )
     __slots__ = _fields
@@ -224,6 +255,7 @@ class Done(Record):
         notional: int,
         trades: tuple[Trade, ...],
         index: int,
+        time: int = 0,
         duplicate: bool = False,
     ) -> None:
         self.order_id = order_id
@@ -237,7 +269,32 @@ class Done(Record):
         self.notional = notional
         self.trades = trades
         self.index = index
+        self.time = time
         self.duplicate = duplicate
+
+
+@mypyc_attr(acyclic=True)
+class Triggered(Record):
+    """A stop's trigger was crossed: the market's last trade price ``last_price`` reached
+    ``trigger`` (a buy stop's at or above, a sell stop's at or below). The order now executes
+    as the market or limit order it becomes; its trades, ``Cancelled`` or ``Rejected`` and
+    ``Done`` follow this event, in the events of the command whose trade moved the price."""
+
+    _fields = ("order_id", "client_id", "owner", "market", "side", "trigger", "last_price",
+               "index", "time")  # fmt: skip
+    __slots__ = _fields
+
+    def __init__(self, order_id: int, client_id: str | None, owner: str, market: str, side: str,
+                 trigger: int, last_price: int, index: int, time: int = 0) -> None:  # fmt: skip
+        self.order_id = order_id
+        self.client_id = client_id
+        self.owner = owner
+        self.market = market
+        self.side = side
+        self.trigger = trigger
+        self.last_price = last_price
+        self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
@@ -281,8 +338,8 @@ class Transferred(Record):
 
 
 Event = (
-    MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done | Configured
-    | AccountOpened | Transferred
+    MarketCreated | Accepted | Rejected | Trade | Cancelled | Amended | Done | Triggered
+    | Configured | AccountOpened | Transferred
 )  # fmt: skip
 
 REJECT_INVALID: Final = "invalid"
@@ -295,3 +352,4 @@ REJECT_INSUFFICIENT_FUNDS: Final = "insufficient_funds"
 CANCEL_USER: Final = "user"
 CANCEL_UNFILLED: Final = "unfilled"  # IOC or market remainder
 CANCEL_SELF_TRADE: Final = "self_trade"
+CANCEL_EXPIRED: Final = "expired"  # a good-till-date order's expire_at came (Exchange.advance)

@@ -21,17 +21,25 @@ gives the buyer back what it held above it, and whatever an order still holds wh
 leaves the book (cancel, IOC remainder, rejection) is released. A trader without enough
 is rejected with ``insufficient_funds``, naming the asset and the shortfall.
 
+Time (``engine.triggers``): the exchange reads no clock; :meth:`Exchange.advance` hands it
+each log entry's consensus time before the entry's commands, every event is stamped with
+it, and it expires the good-till-date orders that are due. Stop orders wait, holding what
+the order they become would hold, until the market's last trade price crosses their trigger;
+then they execute, in order id order, within the command whose trade moved the price.
+
 The matching loop is written for speed (locals instead of attribute chains, few calls per
 order) and is typed so that mypyc can compile it; the rules it implements are spelled out
 in ``docs/engine.md``.
 """
 
 import hashlib
+from heapq import heappop, heappush
 from typing import Final
 
 from . import snapshot
 from .accounts import Asset, Balance, Ledger, parse_grant
 from .book import BookSide
+from .candles import Bar, Candles
 from .commands import (
     Amend,
     Cancel,
@@ -45,6 +53,7 @@ from .commands import (
 )
 from .errors import InvalidInput
 from .events import (
+    CANCEL_EXPIRED,
     CANCEL_SELF_TRADE,
     CANCEL_UNFILLED,
     CANCEL_USER,
@@ -65,6 +74,7 @@ from .events import (
     Rejected,
     Trade,
     Transferred,
+    Triggered,
 )
 from .markets import Market
 from .orders import (
@@ -73,11 +83,13 @@ from .orders import (
     PARTIALLY_FILLED,
     REJECTED,
     RESTING,
+    UNTRIGGERED,
     Order,
     OrderTable,
     OrderView,
     Owner,
 )
+from .triggers import Schedule, Stops
 
 DEFAULT_HISTORY_LIMIT: Final = 100_000
 DEFAULT_TRADE_HISTORY: Final = 1_000
@@ -105,9 +117,38 @@ class Exchange:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.applied_index = 0
+        self.time = 0  # consensus ms since the epoch, never decreasing (see ``advance``)
+        self.expiries = Schedule()  # (expire_at, order id) of open gtd orders (lazy)
         self.ledger = Ledger()  # assets, grant, fees (balances are on the owners)
 
     # ------------------------------------------------------------------ applying
+
+    def advance(self, time: int, index: int) -> list[Event]:
+        """Hand the exchange the consensus ``time`` (ms) of the log entry at ``index``.
+
+        The peer calls it once per entry, before the entry's commands (alone for an entry
+        without any, such as the leader's time tick). Time never goes back: a lower ``time``
+        leaves it as it was. Every good-till-date order whose ``expire_at`` is now at or
+        before the time leaves as a cancel would (what it held released), in (expire_at,
+        order id) order, each with a ``Cancelled`` (reason ``expired``) and its ``Done``;
+        those are the events returned (usually none, found in O(1)).
+        """
+        if index < self.applied_index:
+            raise ValueError(f"index {index} is behind applied index {self.applied_index}")
+        self.applied_index = index
+        if time > self.time:
+            self.time = time
+        events: list[Event] = []
+        if self.expiries.due(self.time):
+            self._expire(events)
+            if self.forgotten:
+                self._forget()
+        return events
+
+    def next_expiry(self) -> int | None:
+        """The earliest ``expire_at`` of an open (or untriggered) gtd order, or None: when
+        the leader should propose a time tick even if nothing else happens."""
+        return self.expiries.first(self._expiring)
 
     def apply_batch(self, commands: list[Command], index: int) -> list[list[Event]]:
         """Apply the commands of one log entry (all at ``index``), in order.
@@ -222,7 +263,9 @@ class Exchange:
         ):
             problem = f"tick: {why}"
         if problem:
-            events.append(Rejected("create_market", None, None, "", REJECT_INVALID, problem, index))
+            events.append(
+                Rejected("create_market", None, None, "", REJECT_INVALID, problem, index, self.time)
+            )
             return
         for name, places in ((cmd.base, market.base_places()), (cmd.quote, market.quote_places())):
             _, new = ledger.add_places(name, places)
@@ -253,7 +296,9 @@ class Exchange:
             except InvalidInput as error:
                 problem = str(error)
         if problem:
-            events.append(Rejected("configure", None, None, "", REJECT_INVALID, problem, index))
+            events.append(
+                Rejected("configure", None, None, "", REJECT_INVALID, problem, index, self.time)
+            )
             return
         ledger.on = True
         ledger.grant = grant
@@ -271,7 +316,9 @@ class Exchange:
             problem = f"owner: {cmd.owner} has an account already"
         if problem:
             events.append(
-                Rejected("open_account", None, None, cmd.owner, REJECT_INVALID, problem, index)
+                Rejected(
+                    "open_account", None, None, cmd.owner, REJECT_INVALID, problem, index, self.time
+                )
             )
             return
         account.funded = True
@@ -297,7 +344,9 @@ class Exchange:
             code = REJECT_INSUFFICIENT_FUNDS
             problem = _shortfall(asset, cmd.amount, sender.balances[asset.asset_id].available)
         if problem:
-            events.append(Rejected("transfer", None, None, cmd.owner, code, problem, index))
+            events.append(
+                Rejected("transfer", None, None, cmd.owner, code, problem, index, self.time)
+            )
             return
         assert asset is not None and sender is not None and receiver is not None
         sender.balances[asset.asset_id].available -= cmd.amount
@@ -322,6 +371,9 @@ class Exchange:
             cmd.post_only,
             cmd.stp,
             index,
+            self.time,
+            cmd.expire_at,
+            cmd.trigger,
         )
         if client_id is not None:  # one lookup both finds a duplicate and registers this one
             prior = account.by_client.setdefault(client_id, order)
@@ -336,6 +388,9 @@ class Exchange:
         market = self.markets.get(cmd.market)
         if market is None:
             self._reject(order, REJECT_INVALID, f"market: unknown market {cmd.market}", events)
+            return
+        timed = order.expire_at is not None or order.trigger is not None
+        if timed and self._untimely(order, events):
             return
         is_buy = order.side == "buy"
         if self.ledger.on:
@@ -354,14 +409,132 @@ class Exchange:
                 order.price,
                 order.qty,
                 index,
+                self.time,
             )
         )
-        book = market.book
-        if is_buy:
-            own, opposite = book.bids, book.asks
+        if timed:
+            self._enter_timed(order, is_buy, market, events)
         else:
-            own, opposite = book.asks, book.bids
+            own, opposite = _sides(market, is_buy)
+            self._execute(order, market, own, opposite, events)
+        if market.stops is not None:
+            self._fire_stops(market, events)
+
+    def _untimely(self, order: Order, events: list) -> bool:
+        """Reject a gtd order whose ``expire_at`` is not after the exchange's time (True);
+        otherwise mark a stop as waiting for its trigger (what ``_hold`` holds depends on it)."""
+        expire_at = order.expire_at
+        if expire_at is not None and expire_at <= self.time:
+            reason = f"expire_at: {expire_at} is not after the exchange's time {self.time}"
+            self._reject(order, REJECT_INVALID, reason, events)
+            return True
+        if order.trigger is not None:
+            order.status = UNTRIGGERED
+        return False
+
+    def _enter_timed(self, order: Order, is_buy: bool, market: Market, events: list) -> None:
+        """A gtd order joins the expiries; a stop triggers at once if the market's last
+        price crosses it, or waits (in its owner's open orders and the market's stops)."""
+        expire_at = order.expire_at
+        if expire_at is not None and self.expiries.push(expire_at, order.order_id):
+            self.expiries.clean(self._expiring)
+        trigger = order.trigger
+        if trigger is None:
+            own, opposite = _sides(market, is_buy)
+            self._execute(order, market, own, opposite, events)
+        elif _crosses(is_buy, trigger, market.last):
+            self._trigger(order, market, market.last, events)
+        else:
+            order.account.add_open(order)
+            self._wait(order, is_buy, market, trigger)
+            self._finish(order, None, (), events)
+
+    def _wait(self, order: Order, is_buy: bool, market: Market, trigger: int) -> None:
+        """Put a stop among its market's untriggered stops, at ``trigger``."""
+        stops = market.stops
+        if stops is None:
+            stops = market.stops = Stops()
+        if stops.add(is_buy, trigger, order.order_id):
+            stops.clean(self._armed)
+
+    def _fire_stops(self, market: Market, events: list) -> None:
+        """Trigger every stop of ``market`` its last trade price crosses, in order id order,
+        and go on with those the triggered orders' own trades cross, until none is.
+
+        A stop crossed once is triggered even if a stop before it moves the price back.
+        Nothing crossed (the usual case) is found in O(1)."""
+        stops = market.stops
+        assert stops is not None
+        last = market.last
+        if not stops.crossed(last):
+            return
+        pending: list[tuple[int, int]] = []  # (order id, the price that crossed it): a heap
+        self._collect(stops, last, pending)
+        while pending:
+            order_id, crossed_at = heappop(pending)
+            order = self.orders.get(order_id)
+            assert order is not None  # it is open
+            if order.status != UNTRIGGERED:
+                continue  # collected twice (a trigger amended away and back)
+            order.account.remove_open(order)  # as a fresh order it joins them again if it rests
+            self._trigger(order, market, crossed_at, events)
+            if market.last != last:
+                last = market.last
+                self._collect(stops, last, pending)
+
+    def _collect(self, stops: Stops, last: int, pending: list[tuple[int, int]]) -> None:
+        """Move every stop ``last`` crosses off ``stops`` into ``pending``."""
+        while True:
+            entry = stops.pop_crossed(last)
+            if entry is None:
+                return
+            trigger, order_id = entry
+            if self._armed(trigger, order_id):
+                heappush(pending, (order_id, last))
+
+    def _trigger(self, order: Order, market: Market, last: int, events: list) -> None:
+        """A stop crossed by ``last`` executes as the market or limit order it becomes, now."""
+        trigger = order.trigger
+        assert trigger is not None
+        is_buy = order.side == "buy"
+        order.status = RESTING
+        order.index, order.time = self.applied_index, self.time
+        events.append(Triggered(order.order_id, order.client_id, order.owner, order.market,
+                                order.side, trigger, last, order.index, self.time))  # fmt: skip
+        if self.ledger.on and is_buy and order.price is None:  # it held nothing until now
+            code, problem = self._hold(order, is_buy, market, order.account)
+            if problem:
+                self._reject(order, code, problem, events)
+                return
+        own, opposite = _sides(market, is_buy)
         self._execute(order, market, own, opposite, events)
+
+    def _expire(self, events: list) -> None:
+        """Cancel every gtd order due at the exchange's time, in (expire_at, order id) order."""
+        expiries = self.expiries
+        while expiries.due(self.time):
+            expire_at, order_id = expiries.pop()
+            if self._expiring(expire_at, order_id):
+                order = self.orders[order_id]
+                self._unlink(order)
+                self._cancel_order(order, CANCEL_EXPIRED, self.applied_index, events)
+                self._finish(order, CANCEL_EXPIRED, (), events)
+
+    def _expiring(self, expire_at: int, order_id: int) -> bool:
+        """Whether order ``order_id`` is open and expires at ``expire_at`` (else its entry in
+        the expiries is stale)."""
+        order = self.orders.get(order_id)
+        return (
+            order is not None
+            and (order.live or order.status == UNTRIGGERED)
+            and order.expire_at == expire_at
+        )
+
+    def _armed(self, trigger: int, order_id: int) -> bool:
+        """Whether order ``order_id`` is a stop waiting at ``trigger`` (else its entry among
+        the stops is stale)."""
+        order = self.orders.get(order_id)
+        return order is not None and order.status == UNTRIGGERED and order.trigger == trigger
 
     def _execute(
         self, order: Order, market: Market, own: BookSide, opposite: BookSide, events: list
@@ -391,18 +564,25 @@ class Exchange:
             stopped_by_stp = self._match(order, market, opposite, trades, events)
             fills = tuple(trades)
         reason = None
+        tif = order.tif
         if order.remaining == 0:
             order.status = FILLED
             if order.budget:  # a market buy's unspent budget
                 self._release(order)
             self._retire(order)
-        elif stopped_by_stp or order.tif != "gtc":
+        elif stopped_by_stp or (tif != "gtc" and tif != "gtd"):
             self._release(order)
             reason = CANCEL_SELF_TRADE if stopped_by_stp else CANCEL_UNFILLED
             order.status = CANCELLED
             events.append(
                 Cancelled(
-                    order.order_id, order.owner, order.market, order.remaining, reason, order.index
+                    order.order_id,
+                    order.owner,
+                    order.market,
+                    order.remaining,
+                    reason,
+                    order.index,
+                    self.time,
                 )
             )
             self._retire(order)
@@ -433,8 +613,11 @@ class Exchange:
         stp = taker.stp
         taker_id = taker.order_id
         index = taker.index
+        time = self.time
         symbol = market.symbol
         tape = market.trades
+        candles: Candles = market.candles
+        last = 0  # the price of the last fill
         remaining = taker.remaining
         filled = notional = 0
         stopped = False
@@ -528,10 +711,13 @@ class Exchange:
                     owner,
                     maker_left,
                     index,
+                    time,
                 )
                 events.append(trade)
                 trades.append(trade)
                 tape.append(trade)
+                candles.trade(time, price, fill)
+                last = price
                 if maker_left:
                     maker.status = PARTIALLY_FILLED
                 else:
@@ -553,6 +739,8 @@ class Exchange:
         taker.remaining = remaining
         taker.filled += filled
         taker.notional += notional
+        if last:
+            market.last = last
         if money and filled:
             self._settle_taker(taker, is_buy, market, filled, notional, budget, taker_fees,
                                maker_fees)  # fmt: skip
@@ -614,11 +802,14 @@ class Exchange:
             price = order.price
             if price is None:  # a market buy without a price: all that is available
                 per = 0
-                need = hold.available
-                if need == 0:
-                    asset = self.ledger.assets[market.quote_id]
-                    return REJECT_INSUFFICIENT_FUNDS, f"{asset.name}: none available"
-                order.budget = need
+                if order.status == UNTRIGGERED:  # a buy stop: nothing until it triggers
+                    need = 0
+                else:
+                    need = hold.available
+                    if need == 0:
+                        asset = self.ledger.assets[market.quote_id]
+                        return REJECT_INSUFFICIENT_FUNDS, f"{asset.name}: none available"
+                    order.budget = need
             else:
                 per = price * market.quote_per_notional
                 need = order.qty * per
@@ -701,7 +892,9 @@ class Exchange:
         if cmd.market is not None and cmd.market not in self.markets:
             reason = f"market: unknown market {cmd.market}"
             events.append(
-                Rejected("cancel_all", None, None, cmd.owner, REJECT_INVALID, reason, index)
+                Rejected(
+                    "cancel_all", None, None, cmd.owner, REJECT_INVALID, reason, index, self.time
+                )
             )
             return
         account = self.owners.get(cmd.owner)
@@ -715,15 +908,20 @@ class Exchange:
         order = self._own_open_order("amend", found, cmd, index, events)
         if order is None:
             return
+        if not order.live:  # open but in no book: a stop waiting for its trigger
+            self._amend_stop(order, cmd, index, events)
+            return
         old_price = order.price
         assert old_price is not None  # only limit orders rest
         qty = order.qty if cmd.qty is None else cmd.qty
         price = old_price if cmd.price is None else cmd.price
-        book = self.markets[order.market].book
-        own, opposite = (book.bids, book.asks) if order.side == "buy" else (book.asks, book.bids)
+        market = self.markets[order.market]
+        own, opposite = _sides(market, order.side == "buy")
         best = opposite.best
         code, problem = REJECT_INVALID, ""
-        if qty <= order.filled:
+        if cmd.trigger is not None:
+            problem = f"trigger: order {order.order_id} is not a stop waiting for its trigger"
+        elif qty <= order.filled:
             problem = f"qty: must be above the filled quantity {order.filled}"
         elif qty == order.qty and price == old_price:
             problem = "qty: nothing to change"
@@ -733,29 +931,11 @@ class Exchange:
             and (best <= price if order.side == "buy" else best >= price)
         ):
             code, problem = REJECT_WOULD_CROSS, "price: a post-only order would take liquidity"
-        per = order.hold_per_lot
-        hold = order.hold
-        if not problem and hold is not None:  # money: hold the difference, or give it back
-            market = self.markets[order.market]
-            per = price * market.quote_per_notional if order.side == "buy" else per
-            delta = (qty - order.filled) * per - order.remaining * order.hold_per_lot
-            have = hold.available
-            if delta > have:
-                asset = self.ledger.assets[
-                    market.quote_id if order.side == "buy" else market.base_id
-                ]
-                code, problem = REJECT_INSUFFICIENT_FUNDS, _shortfall(asset, delta, have)
-            else:
-                hold.available = have - delta
-                hold.held += delta
+        else:  # money: hold the difference, or give it back
+            code, problem = self._rehold(order, market, qty - order.filled, price)
         if problem:
-            events.append(
-                Rejected(
-                    "amend", order.order_id, order.client_id, order.owner, code, problem, index
-                )
-            )
+            self._refuse_amend(order, code, problem, index, events)
             return
-        order.hold_per_lot = per
         keeps_place = price == old_price and qty < order.qty
         if keeps_place:  # smaller at the same price: reduce in place
             assert order.level is not None
@@ -766,10 +946,74 @@ class Exchange:
         order.qty, order.price, order.remaining = qty, price, qty - order.filled
         events.append(
             Amended(order.order_id, order.owner, order.market, price, qty, order.remaining,
-                    keeps_place, index)
+                    keeps_place, order.trigger, index, self.time)
         )  # fmt: skip
         if not keeps_place:
-            self._execute(order, self.markets[order.market], own, opposite, events)
+            self._execute(order, market, own, opposite, events)
+            if market.stops is not None:
+                self._fire_stops(market, events)
+
+    def _amend_stop(self, order: Order, cmd: Amend, index: int, events: list) -> None:
+        """Amend a stop waiting for its trigger: quantity, price and trigger, holds adjusted.
+
+        It keeps its place (stops trigger in order id order); a new trigger the last price
+        already crosses triggers it at once, as on entry."""
+        qty = order.qty if cmd.qty is None else cmd.qty
+        price = order.price if cmd.price is None else cmd.price
+        trigger = order.trigger if cmd.trigger is None else cmd.trigger
+        assert trigger is not None  # a stop
+        market = self.markets[order.market]
+        code, problem = REJECT_INVALID, ""
+        if qty == order.qty and price == order.price and trigger == order.trigger:
+            problem = "qty: nothing to change"
+        else:
+            code, problem = self._rehold(order, market, qty, price)
+        if problem:
+            self._refuse_amend(order, code, problem, index, events)
+            return
+        moved = trigger != order.trigger
+        order.qty = order.remaining = qty
+        order.price, order.trigger = price, trigger
+        events.append(Amended(order.order_id, order.owner, order.market, price, qty, qty, True,
+                              trigger, index, self.time))  # fmt: skip
+        is_buy = order.side == "buy"
+        if _crosses(is_buy, trigger, market.last):
+            order.account.remove_open(order)
+            self._trigger(order, market, market.last, events)
+            self._fire_stops(market, events)
+        elif moved:
+            self._wait(order, is_buy, market, trigger)
+
+    def _refuse_amend(
+        self, order: Order, code: str, problem: str, index: int, events: list
+    ) -> None:
+        events.append(
+            Rejected("amend", order.order_id, order.client_id, order.owner, code, problem, index,
+                     self.time)
+        )  # fmt: skip
+
+    def _rehold(self, order: Order, market: Market, remaining: int, price: int | None
+                ) -> tuple[str, str]:  # fmt: skip
+        """Hold for ``remaining`` lots at ``price`` instead of what the order holds now: more
+        needs the difference available, less gives it back (a sell's hold does not depend on
+        its price, a buy stop without a price holds nothing). ("", "") or the refusal, which
+        changes nothing; nothing to do without money."""
+        hold = order.hold
+        if hold is None:
+            return "", ""
+        is_buy = order.side == "buy"
+        per = order.hold_per_lot
+        if is_buy:
+            per = 0 if price is None else price * market.quote_per_notional
+        delta = remaining * per - order.remaining * order.hold_per_lot
+        have = hold.available
+        if delta > have:
+            asset = self.ledger.assets[market.quote_id if is_buy else market.base_id]
+            return REJECT_INSUFFICIENT_FUNDS, _shortfall(asset, delta, have)
+        hold.available = have - delta
+        hold.held += delta
+        order.hold_per_lot = per
+        return "", ""
 
     def _successor(self, order: Order, index: int) -> Order:
         """A fresh object for an order that loses its place (same id, same everything).
@@ -779,7 +1023,8 @@ class Exchange:
         """
         new = Order(order.order_id, order.client_id, order.owner, order.account, order.market,
                     order.side, order.type, order.price, order.qty, order.tif,
-                    order.post_only, order.stp, index)  # fmt: skip
+                    order.post_only, order.stp, index, self.time, order.expire_at,
+                    order.trigger)  # fmt: skip
         new.filled, new.notional, new.status = order.filled, order.notional, order.status
         new.hold, new.gets, new.hold_per_lot = order.hold, order.gets, order.hold_per_lot
         new.outcome = order.outcome
@@ -793,10 +1038,11 @@ class Exchange:
     ) -> Order | None:
         """``order`` if it is open and the command owner's; otherwise reject, None."""
         owner = cmd.owner
-        if order is not None and order.live and order.owner == owner:
+        is_open = order is not None and (order.live or order.status == UNTRIGGERED)
+        if is_open and order is not None and order.owner == owner:
             return order
         order_id: int | None = None
-        if order is None or not order.live:
+        if order is None or not is_open:
             code = REJECT_NOT_FOUND
             if isinstance(cmd, Cancel) and cmd.order_id is None:
                 reason = f"client_id: no open order with client id {cmd.client_id}"
@@ -805,7 +1051,7 @@ class Exchange:
         else:
             code, reason = REJECT_FORBIDDEN, f"order_id: order {order.order_id} is not yours"
             order_id = order.order_id
-        events.append(Rejected(op, order_id, None, owner, code, reason, index))
+        events.append(Rejected(op, order_id, None, owner, code, reason, index, self.time))
         return None
 
     # ------------------------------------------------------------------ helpers
@@ -818,10 +1064,11 @@ class Exchange:
         return account
 
     def _unlink(self, order: Order) -> None:
-        """Take a live order out of its book and its owner's open orders."""
+        """Take an open order out of its book (an untriggered stop is in none) and its
+        owner's open orders."""
         level = order.level
-        assert level is not None  # it is live
-        level.side.unlink(order)
+        if level is not None:
+            level.side.unlink(order)
         order.account.remove_open(order)
 
     def _cancel_order(self, order: Order, reason: str, index: int, events: list) -> None:
@@ -829,7 +1076,9 @@ class Exchange:
         self._release(order)
         order.status = CANCELLED
         events.append(
-            Cancelled(order.order_id, order.owner, order.market, order.remaining, reason, index)
+            Cancelled(
+                order.order_id, order.owner, order.market, order.remaining, reason, index, self.time
+            )
         )
         self._retire(order)
 
@@ -837,14 +1086,22 @@ class Exchange:
         order.status = REJECTED
         events.append(
             Rejected(
-                "submit", order.order_id, order.client_id, order.owner, code, reason, order.index
+                "submit",
+                order.order_id,
+                order.client_id,
+                order.owner,
+                code,
+                reason,
+                order.index,
+                self.time,
             )
         )
         self._retire(order)
         self._finish(order, reason, (), events)
 
     def _finish(self, order: Order, reason: str | None, trades: tuple, events: list) -> None:
-        """Emit the Done of a submit (or re-price) and keep it for duplicate submits."""
+        """Emit the Done of a submit (or re-price, trigger, expiry) at the command's index and
+        time, and keep a submit's for duplicate submits."""
         done = Done(
             order.order_id,
             order.client_id,
@@ -856,7 +1113,8 @@ class Exchange:
             order.remaining,
             order.notional,
             trades,
-            order.index,
+            self.applied_index,
+            self.time,
             False,
         )
         if order.outcome is None:
@@ -943,7 +1201,8 @@ class Exchange:
         return None if order is None else order.view()
 
     def open_orders(self, owner: str, market: str | None = None) -> list[OrderView]:
-        """The owner's resting orders, oldest first."""
+        """The owner's open orders (resting, or stops waiting for their trigger), oldest
+        first."""
         account = self.owners.get(owner)
         owned = [] if account is None else account.open_by_id()
         return [order.view() for order in owned if market is None or order.market == market]
@@ -994,6 +1253,23 @@ class Exchange:
         """Remembered trades of a market with ``trade_id > since``, oldest first."""
         return [t for t in self.markets[symbol].trades if t.trade_id > since][:limit]
 
+    def candles(self, symbol: str, interval: str, limit: int) -> list[Bar]:
+        """The last ``limit`` candles of a market, oldest first, as (start_ms, open, high,
+        low, close, volume) in ticks and lots (``engine.candles``); InvalidInput naming the
+        field for an unknown market, interval or a limit out of range."""
+        return self._known(symbol).candles.bars(interval, limit)
+
+    def ticker(self, symbol: str) -> tuple[int, int, int, int, int] | None:
+        """(last, change, high, low, volume) over the 24 h up to the exchange's time, or None
+        when the market never traded; InvalidInput for an unknown market."""
+        return self._known(symbol).candles.ticker(self.time)
+
+    def _known(self, symbol: str) -> Market:
+        market = self.markets.get(symbol)
+        if market is None:
+            raise InvalidInput("market", f"unknown market {symbol}")
+        return market
+
     # ------------------------------------------------------------------ snapshots
 
     def snapshot(self) -> bytes:
@@ -1010,6 +1286,17 @@ class Exchange:
     def digest(self) -> str:
         """Hex SHA-256 of the canonical state: equal on every peer at the same index."""
         return hashlib.sha256(snapshot.dump(self)).hexdigest()
+
+
+def _sides(market: Market, is_buy: bool) -> tuple[BookSide, BookSide]:
+    """(the order's own side of the book, the side it trades against)."""
+    book = market.book
+    return (book.bids, book.asks) if is_buy else (book.asks, book.bids)
+
+
+def _crosses(is_buy: bool, trigger: int, last: int) -> bool:
+    """Whether the last trade price ``last`` (0: none yet) triggers a stop at ``trigger``."""
+    return last > 0 and (last >= trigger if is_buy else last <= trigger)
 
 
 def _shortfall(asset: Asset, need: int, have: int) -> str:

@@ -1,4 +1,5 @@
-"""A market: its symbol, tick and lot, its book and its recent trades.
+"""A market: its symbol, tick and lot, its book, its recent trades, its last trade price,
+its untriggered stops and its candles.
 
 The tick and lot are kept as the decimal strings the market was created with (they are
 part of the canonical state) and as Decimals for the edge conversions; inside the engine
@@ -10,6 +11,8 @@ from decimal import Decimal
 
 from .accounts import Asset, places_of
 from .book import Book
+from .candles import Candles
+from .triggers import Stops
 from .units import average_text, from_units, to_units
 
 
@@ -19,11 +22,14 @@ class Market:
         "base_id",
         "base_per_lot",
         "book",
+        "candles",
+        "last",
         "lot",
         "lot_step",
         "quote",
         "quote_id",
         "quote_per_notional",
+        "stops",
         "symbol",
         "tick",
         "tick_step",
@@ -46,6 +52,9 @@ class Market:
         self.base_id = self.quote_id = 0
         self.base_per_lot = self.quote_per_notional = 1
         self.trades: deque = deque(maxlen=trade_history)  # recent Trade events, oldest first
+        self.last = 0  # the last trade's price, in ticks (0: never traded); triggers stops
+        self.stops: Stops | None = None  # its untriggered stops, from the first one on
+        self.candles = Candles()  # fed every trade at the exchange's time
 
     def base_places(self) -> int:
         """Decimal places the base asset's unit needs for this market's amounts."""

@@ -19,6 +19,7 @@ PARTIALLY_FILLED: Final = "partially_filled"
 FILLED: Final = "filled"
 CANCELLED: Final = "cancelled"
 REJECTED: Final = "rejected"
+UNTRIGGERED: Final = "untriggered"  # a stop waiting for its trigger price: open, not in a book
 
 
 def _hash_keeping_dict() -> dict:
@@ -45,7 +46,8 @@ class Owner:
     Kept per owner (rather than one table keyed by (owner, client id)) so the hot path
     touches small tables and each order can point at its owner's directly.
 
-    The open orders are a plain list in no particular order, not a dict by id: an order
+    The open orders (resting in a book, or stops waiting for their trigger) are a plain list
+    in no particular order, not a dict by id: an order
     knows its position (``Order.slot``), so adding is an append and removing moves the
     last entry into the hole. No hashing, no table resizes, and the entries touched are
     the order itself and the owner's most recent one; with many resting orders a dict
@@ -88,6 +90,7 @@ class Order:
         "account",
         "budget",
         "client_id",
+        "expire_at",
         "filled",
         "gets",
         "hold",
@@ -109,6 +112,8 @@ class Order:
         "status",
         "stp",
         "tif",
+        "time",
+        "trigger",
         "type",
     )
 
@@ -127,6 +132,9 @@ class Order:
         post_only: bool,
         stp: str,
         index: int,
+        time: int,
+        expire_at: int | None,
+        trigger: int | None,
     ) -> None:
         self.order_id: int = order_id
         self.client_id: str | None = client_id
@@ -144,7 +152,12 @@ class Order:
         self.tif: str = tif
         self.post_only: bool = post_only
         self.stp: str = stp
+        # The log index and consensus time of the command that put the order where it is:
+        # its submit, or the amend that re-queued it, or the trade that triggered it.
         self.index: int = index
+        self.time: int = time
+        self.expire_at: int | None = expire_at  # a gtd order's, in ms
+        self.trigger: int | None = trigger  # a stop's trigger price, in ticks
         self.live = False  # True while the order sits in a book
         self.level: Level | None = None  # the price level it sits in, while live
         self.slot = 0  # its position in its owner's open list, while live
@@ -176,22 +189,29 @@ class Order:
             self.post_only,
             self.stp,
             self.index,
+            self.time,
+            self.expire_at,
+            self.trigger,
         )
 
 
 @mypyc_attr(acyclic=True)
 class OrderView(Record):
-    """A copy of an order's state at the time of the query."""
+    """A copy of an order's state at the time of the query. ``index`` and ``time`` are the
+    log index and consensus time of the command that put the order where it is (its submit,
+    a re-queueing amend, the trade that triggered a stop); ``expire_at`` (a gtd order's) and
+    ``trigger`` (a stop's) are None when they do not apply."""
 
     _fields = ("order_id", "client_id", "owner", "market", "side", "type", "price", "qty",
                "filled_qty", "remaining_qty", "notional", "status", "tif", "post_only", "stp",
-               "index")  # fmt: skip
+               "index", "time", "expire_at", "trigger")  # fmt: skip
     __slots__ = _fields
 
     def __init__(self, order_id: int, client_id: str | None, owner: str, market: str,
                  side: str, type: str, price: int | None, qty: int, filled_qty: int,
                  remaining_qty: int, notional: int, status: str, tif: str, post_only: bool,
-                 stp: str, index: int) -> None:  # fmt: skip
+                 stp: str, index: int, time: int = 0, expire_at: int | None = None,
+                 trigger: int | None = None) -> None:  # fmt: skip
         self.order_id = order_id
         self.client_id = client_id
         self.owner = owner
@@ -208,6 +228,9 @@ class OrderView(Record):
         self.post_only = post_only
         self.stp = stp
         self.index = index
+        self.time = time
+        self.expire_at = expire_at
+        self.trigger = trigger
 
 
 class OrderTable:

@@ -20,7 +20,7 @@ def _first_maker_hit(d: Driver) -> int:
 def test_qty_down_same_price_keeps_priority():
     d, first, _ = _two_asks()
     events = d.amend("alice", first, qty=4)
-    assert events == [Amended(first, "alice", BTC, 100, 4, 4, True, d.index)]
+    assert events == [Amended(first, "alice", BTC, 100, 4, 4, True, None, d.index)]
     assert d.ex.depth(BTC) == ([], [(100, 14, 2)])
     view = d.ex.order(first)
     assert view is not None

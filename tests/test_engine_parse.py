@@ -159,7 +159,7 @@ INVALID = [
     (_with(SUBMIT, side=""), "side"),
     (_with(SUBMIT, side=["buy"]), "side"),
     # type
-    (_with(SUBMIT, type="stop"), "type"),
+    (_with(SUBMIT, type="stop_market"), "type"),
     (_with(SUBMIT, type="LIMIT"), "type"),
     (_with(SUBMIT, type=0), "type"),
     # price and qty: integers in 1..10**15, never bool, float or string

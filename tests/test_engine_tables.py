@@ -19,7 +19,7 @@ OWNER = Owner()
 
 def _order(order_id: int) -> Order:
     return Order(order_id, None, "alice", OWNER, "BTC/USD", "buy", "limit", 100, 1, "gtc",
-                 False, "none", 0)  # fmt: skip
+                 False, "none", 0, 0, None, None)  # fmt: skip
 
 
 # Each step: ("new", _) puts the next id; ("replace", k) / ("remove", k) act on the k-th
