@@ -34,8 +34,10 @@ if COMPILED:
             "`python scripts/build_engine.py` (or `--clean` to use the sources as they are)"
         )
 
+from .candles import INTERVALS
 from .commands import (
     FOUNDING_MARKETS,
+    ORDER_TYPES,
     TIFS,
     Amend,
     Cancel,
@@ -62,6 +64,7 @@ from .events import (
     Rejected,
     Trade,
     Transferred,
+    Triggered,
 )
 from .exchange import Exchange
 from .markets import Market
@@ -69,6 +72,8 @@ from .orders import OrderView
 
 __all__ = [
     "FOUNDING_MARKETS",
+    "INTERVALS",
+    "ORDER_TYPES",
     "TIFS",
     "Accepted",
     "AccountOpened",
@@ -94,6 +99,7 @@ __all__ = [
     "Trade",
     "Transfer",
     "Transferred",
+    "Triggered",
     "encode_command",
     "parse_command",
 ]
