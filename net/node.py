@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import os
 import random
 import secrets
 import time
@@ -44,6 +45,8 @@ from net.datadir import (
     open_data_dir,
 )
 from net.discovery import Discovery, Sighting
+from net.feed.hub import FeedHub
+from net.feed.limits import FeedLimits
 from net.grenache import Presence
 from net.joining import Joiner
 from net.machine import FORMAT as MACHINE_FORMAT
@@ -69,7 +72,7 @@ SLOW_TURN = 0.1  # seconds: a turn slower than this is logged
 LEAVE_WITHIN = 3.0  # seconds a clean leave may take before the peer stops regardless
 CLOSE_STEP_WITHIN = 1.0  # seconds each part of closing (tasks, discovery, links...) may take
 TURN_END_WITHIN = 1.0  # seconds the turn in hand may take to finish when the peer stops
-CLOSE_PARTS = 5  # what _close bounds one by one: tasks, discovery, grape, links, RPC server
+CLOSE_PARTS = 6  # what _close bounds one by one: tasks, discovery, grape, links, feed, RPC
 STOP_WITHIN = LEAVE_WITHIN + TURN_END_WITHIN + CLOSE_PARTS * CLOSE_STEP_WITHIN  # longest stop()
 STORE_FILES = [FILE, FILE + "-wal", FILE + "-shm"]
 
@@ -96,7 +99,13 @@ class Node:
         self.epoch = 0  # bumped when this peer's state is replaced by another cluster's
         self.ready = asyncio.Event()  # in a cluster, its markets applied (spec/cli.md)
         self.failed: asyncio.Future[BaseException] | None = None  # set by start()
-        self._rpc = RpcServer(Api(self, None if _loopback(config.bind) else config.api_token))
+        # the websocket feed on GET /ws (docs/feed.md): fed every applied command's events,
+        # flushed after each round of turns; reads, so it needs no API token
+        self.feed = FeedHub(self, FeedLimits.from_env(os.environ))
+        self.listeners.append(self.feed.on_events)
+        self._rpc = RpcServer(
+            Api(self, None if _loopback(config.bind) else config.api_token), feed=self.feed.handle
+        )
         self._runner: web.ServerRunner | None = None
         self._wake = asyncio.Event()
         self._turning = asyncio.Lock()  # held by the shell loop while a turn is in flight
@@ -273,6 +282,7 @@ class Node:
             await _bounded("the grape announcer", self.grape.stop())
         if self.links is not None:
             await _bounded("the peer links", self.links.close())
+        await _bounded("the feed's connections", self.feed.close())
         if self._runner is not None:
             await _bounded("the RPC server", self._runner.cleanup())
         if self.storage is not None:
@@ -416,6 +426,7 @@ class Node:
     def _after_turns(self) -> None:
         shell = self.shell
         self._answer()
+        self.feed.flush()
         if shell.version != self._links_version:
             self._refresh_links()
         if self.links.cluster_id != shell.machine.cluster_id:

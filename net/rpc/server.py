@@ -8,7 +8,8 @@ answered ``ERR_INTERNAL``. Stream-mode requests (the ``_gr`` header of grenache-
 ``peer.stream``) are refused with ``ERR_INVALID``: dex has no streaming operation.
 
 It uses aiohttp's low-level server (no router: every method and path lands in one handler, as
-with the stock Grenache server) and keeps connections alive between requests.
+with the stock Grenache server) and keeps connections alive between requests. Given a
+``feed``, it hands ``GET /ws`` to it: the websocket market-data feed (``docs/feed.md``).
 """
 
 import asyncio
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 #: What the server serves: the request's key (the Grenache service name) and payload in,
 #: the reply's data out, or RpcError.
 Handler = Callable[[str, object], Awaitable[object]]
+#: The websocket feed (``net/feed``), served on GET FEED_PATH next to the RPC.
+Feed = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+FEED_PATH = "/ws"
 
 COMPRESS_HEADER = "grc-compress"
 STREAM_HEADER = "_gr"
@@ -48,9 +52,12 @@ class Limits:
 class RpcServer:
     """Serves one handler on one host and port; :meth:`start` it, then :meth:`stop` it."""
 
-    def __init__(self, handler: Handler, limits: Limits | None = None) -> None:
+    def __init__(
+        self, handler: Handler, limits: Limits | None = None, feed: Feed | None = None
+    ) -> None:
         self._handler = handler
         self._limits = limits or Limits()
+        self._feed = feed  # serves GET FEED_PATH (the websocket feed, docs/feed.md)
         self._runner: web.ServerRunner | None = None
         self.port = 0  # the bound port once started
 
@@ -74,8 +81,10 @@ class RpcServer:
             runner, self._runner = self._runner, None
             await runner.cleanup()
 
-    async def handle(self, request: web.BaseRequest) -> web.Response:
-        """aiohttp's entry point: one HTTP request, one JSON reply."""
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """aiohttp's entry point: one HTTP request, one JSON reply (or the feed)."""
+        if self._feed is not None and request.method == "GET" and request.path == FEED_PATH:
+            return await self._feed(request)
         gzipped = "gzip" in request.headers.get(COMPRESS_HEADER, "").lower()
         try:
             stream = request.headers.get(STREAM_HEADER)
