@@ -433,11 +433,9 @@ class Exchange:
         return False
 
     def _enter_timed(self, order: Order, is_buy: bool, market: Market, events: list) -> None:
-        """A gtd order joins the expiries; a stop triggers at once if the market's last
-        price crosses it, or waits (in its owner's open orders and the market's stops)."""
-        expire_at = order.expire_at
-        if expire_at is not None and self.expiries.push(expire_at, order.order_id):
-            self.expiries.clean(self._expiring)
+        """A stop triggers at once if the market's last price crosses it, or waits (in its
+        owner's open orders and the market's stops); a gtd order still open then joins the
+        expiries (only then: cleaning them keeps only open orders)."""
         trigger = order.trigger
         if trigger is None:
             own, opposite = _sides(market, is_buy)
@@ -448,6 +446,14 @@ class Exchange:
             order.account.add_open(order)
             self._wait(order, is_buy, market, trigger)
             self._finish(order, None, (), events)
+        expire_at = order.expire_at
+        if expire_at is not None and (order.live or order.status == UNTRIGGERED):
+            self._schedule_expiry(expire_at, order.order_id)
+
+    def _schedule_expiry(self, expire_at: int, order_id: int) -> None:
+        """Add an open gtd order to the expiries (dropping their stale entries when due)."""
+        if self.expiries.push(expire_at, order_id):
+            self.expiries.clean(self._expiring)
 
     def _wait(self, order: Order, is_buy: bool, market: Market, trigger: int) -> None:
         """Put a stop among its market's untriggered stops, at ``trigger``."""

@@ -45,6 +45,11 @@ class Driver:
             self.index += 1
         return self.ex.apply(command, self.index)  # type: ignore[arg-type]
 
+    def advance(self, time: int) -> list:
+        """A log entry without commands at consensus ``time`` (a time tick)."""
+        self.index += 1
+        return self.ex.advance(time, self.index)
+
     def create(self, symbol: str, tick: str = "0.01", lot: str = "0.001") -> list:
         base, quote = symbol.split("/")
         return self.apply(CreateMarket(symbol, base, quote, tick, lot))
@@ -62,11 +67,14 @@ class Driver:
         post_only: bool = False,
         stp: str = "none",
         client_id: str | None = None,
+        expire_at: int | None = None,
+        trigger: int | None = None,
         same_index: bool = False,
     ) -> list:
         if tif is None:
-            tif = "ioc" if type == "market" else "gtc"
-        cmd = Submit(owner, market, side, type, price, qty, tif, post_only, stp, client_id)
+            tif = "ioc" if type in ("market", "stop") else "gtc" if expire_at is None else "gtd"
+        cmd = Submit(owner, market, side, type, price, qty, tif, post_only, stp, client_id,
+                     expire_at, trigger)  # fmt: skip
         return self.apply(cmd, same_index)
 
     def buy(self, owner: str, price: int | None, qty: int, **kw: object) -> list:
@@ -88,13 +96,36 @@ class Driver:
     def cancel_all(self, owner: str, market: str | None = None) -> list:
         return self.apply(CancelAll(owner, market))
 
-    def amend(self, owner: str, order_id: int, qty: int | None = None, price: int | None = None):
-        return self.apply(Amend(owner, order_id, qty, price))
+    def amend(self, owner: str, order_id: int, qty: int | None = None, price: int | None = None,
+              trigger: int | None = None):  # fmt: skip
+        return self.apply(Amend(owner, order_id, qty, price, trigger))
 
     def status(self, order_id: int) -> str:
         view = self.ex.order(order_id)
         assert view is not None
         return view.status
+
+
+#: The grant ``bank`` configures: in BTC/USD (tick 0.01, lot 0.001) a unit of BTC is a lot and
+#: a unit of USD a tick x lot, so this is 1,000 lots of BTC and 10,000,000 tick-lots of USD.
+GRANT = "BTC=1,USD=100"
+
+
+def bank(grant: str = GRANT, maker: int = 0, taker: int = 0, owners=("alice", "bob", "carol"),
+         symbols=(BTC,)) -> Driver:  # fmt: skip
+    """Markets, money on, an account for each of ``owners``."""
+    d = Driver(*symbols)
+    assert kinds(d.apply(Configure(grant, maker, taker))) == ["Configured"]
+    for owner in owners:
+        assert kinds(d.apply(OpenAccount(owner))) == ["AccountOpened"]
+    return d
+
+
+def bal(d: Driver, owner: str, asset: str) -> tuple[int, int]:
+    """(available, held) of one asset."""
+    found = [(a, h) for name, a, h in d.ex.balances(owner) if name == asset]
+    assert len(found) == 1, d.ex.balances(owner)
+    return found[0]
 
 
 def of(events: list, kind: type) -> list:

@@ -12,7 +12,20 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from engine_helpers import BTC, ETH, NEWCOMER, OWNERS, Driver, kinds, money_streams, of, one
+from engine_helpers import (
+    BTC,
+    ETH,
+    GRANT,
+    NEWCOMER,
+    OWNERS,
+    Driver,
+    bal,
+    bank,
+    kinds,
+    money_streams,
+    of,
+    one,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,26 +49,8 @@ from engine import (
     parse_command,
 )
 
-GRANT = "BTC=1,USD=100"
 BTC_GRANT, USD_GRANT = 1_000, 10_000_000
 HEADER = b"dex-engine-snapshot/3\n"
-
-
-def bank(grant: str = GRANT, maker: int = 0, taker: int = 0, owners=("alice", "bob", "carol"),
-         symbols=(BTC,)) -> Driver:  # fmt: skip
-    """Markets, money on, an account for each of ``owners``."""
-    d = Driver(*symbols)
-    assert kinds(d.apply(Configure(grant, maker, taker))) == ["Configured"]
-    for owner in owners:
-        assert kinds(d.apply(OpenAccount(owner))) == ["AccountOpened"]
-    return d
-
-
-def bal(d: Driver, owner: str, asset: str) -> tuple[int, int]:
-    """(available, held) of one asset."""
-    found = [(a, h) for name, a, h in d.ex.balances(owner) if name == asset]
-    assert len(found) == 1, d.ex.balances(owner)
-    return found[0]
 
 
 def everything(d: Driver) -> tuple:
