@@ -9,15 +9,18 @@ an amend or cancel of an order that is no longer open (filled, cancelled) is ski
 noted rather than sent to be refused. What the exchange refuses (a post-only order that
 would cross, a fill-or-kill that cannot fill) is counted, not an error: scenarios are for
 watching the market do things, and a refusal is one of those things. The run ends early
-only on :meth:`ScenarioRun.stop` or a write the cluster cannot take.
+only on :meth:`ScenarioRun.stop` or a write the cluster cannot take. A stop waiting for its
+trigger is open (it can be amended and cancelled); a ``gtd 30s`` order expires 30 s after
+its line is sent (the injected ``clock``), not after the file was loaded.
 """
 
 import asyncio
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 
 import engine
-from engine.orders import PARTIALLY_FILLED, RESTING
+from engine.orders import PARTIALLY_FILLED, RESTING, UNTRIGGERED
 from net.peer import Peer
 from net.rpc.errors import ERR_BUSY, ERR_NO_QUORUM, ERR_TIMEOUT, RpcError
 
@@ -45,6 +48,7 @@ class ScenarioRun:
         peer: Peer,
         run_id: str | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         run_id = secrets.token_hex(4) if run_id is None else run_id
         if not (0 < len(run_id) <= MAX_RUN_ID and run_id.isprintable()):
@@ -53,6 +57,7 @@ class ScenarioRun:
         self.peer = peer
         self.run_id = run_id
         self._sleep = sleep
+        self._clock = clock
         self.total = len(scenario.steps)
         self.sent = 0
         self.rejected = 0
@@ -119,7 +124,7 @@ class ScenarioRun:
         """The engine command of a step, or None when it is skipped."""
         owner = self.peer.owner
         if isinstance(step, OrderStep):
-            return step.command(owner, self.client_id(step.line))
+            return step.command(owner, self.client_id(step.line), self._clock())
         if isinstance(step, CancelAllStep):
             return engine.CancelAll(owner, step.market)
         assert isinstance(step, AmendStep | CancelStep)  # sleeps never get here
@@ -128,13 +133,13 @@ class ScenarioRun:
             return None
         if isinstance(step, CancelStep):
             return engine.Cancel(owner, client_id=order.client_id)
-        return engine.Amend(owner, order.order_id, step.qty, step.price)
+        return engine.Amend(owner, order.order_id, step.qty, step.price, step.trigger)
 
     def _open_order(self, step: AmendStep | CancelStep) -> engine.OrderView | None:
         """The labelled order if it is still open; otherwise count and note the skip."""
         client_id = self.client_id(self._labels[step.label])
         order = self.peer.exchange.order_by_client_id(self.peer.owner, client_id)
-        if order is not None and order.status in (RESTING, PARTIALLY_FILLED):
+        if order is not None and order.status in (RESTING, PARTIALLY_FILLED, UNTRIGGERED):
             return order
         verb = "amend" if isinstance(step, AmendStep) else "cancel"
         state = "unknown" if order is None else order.status

@@ -10,6 +10,11 @@ orders in the book nobody meant to leave, so nothing is sent until the whole fil
 
 The TUI's quick order line speaks the same grammar through :func:`parse_line`. Pure Python:
 no Textual, no I/O except :func:`load_scenario`.
+
+Extensions beyond spec/scenario.md (docs/tui.md lists them): ``gtd EXPIRY`` on a limit
+order (``30s``, ``5m``, ``2h`` after the line is sent, or a local ``HH:MM[:SS]``), a
+stop-market order ``sell 1 stop 1990 [min 1980]`` and a stop-limit ``sell 1 @ 1985 stop
+1990``, and ``amend LABEL trigger PRICE`` for a labelled stop.
 """
 
 import re
@@ -19,6 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import engine
+
+from .model.times import EXPIRY_EXAMPLES, Expiry, parse_expiry
 
 MAX_FILE_BYTES = 1 << 20  # a scenario is typed or generated, never this large
 MAX_SLEEP = 3600.0  # seconds: longer is a typo (or belongs in a script, not a scenario)
@@ -31,8 +38,9 @@ _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)", re.IGNORECASE)
 SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
 COMMANDS = "buy, sell, b, s, market, amend, cancel, sleep or a label followed by ':'"
 #: Words a label may not be: they would read as part of the grammar (``cancel all``).
-KEYWORDS = frozenset({*SIDES, *engine.TIFS, "post", "market", "max", "min", "amend", "cancel",
-                      "all", "sleep", "qty", "price"})  # fmt: skip
+KEYWORDS = frozenset({*SIDES, *engine.TIFS, "gtd", "post", "market", "max", "min", "amend",
+                      "cancel", "all", "sleep", "qty", "price", "stop", "trigger"})  # fmt: skip
+LIMIT_OPTIONS = "gtc, ioc, fok, gtd EXPIRY, post, stop PRICE or end of line"
 
 
 class ScenarioError(ValueError):
@@ -55,17 +63,22 @@ class OrderStep:
     market: str
     label: str | None
     side: str  # "buy" / "sell"
-    type: str  # "limit" / "market"
-    price: int | None  # ticks: the limit price, or a market order's protection price
+    type: str  # "limit" / "market" / "stop" (market once triggered) / "stop_limit"
+    price: int | None  # ticks: the limit price, or a market order's (or stop's) protection
     qty: int  # lots
-    tif: str  # "gtc" / "ioc" / "fok"; a market order is "ioc"
+    tif: str  # "gtc" / "ioc" / "fok" / "gtd"; a market order or a stop is "ioc"
     post_only: bool
+    trigger: int | None = None  # ticks: a stop's trigger price
+    expiry: Expiry | None = None  # a gtd order's, as written
 
-    def command(self, owner: str, client_id: str) -> engine.Submit:
+    def command(self, owner: str, client_id: str, now: float = 0.0) -> engine.Submit:
         """This order as ``owner``'s submit (self-trade prevention off: typed orders, like
-        the ticket's, do not ask for it)."""
+        the ticket's, do not ask for it); ``now`` (seconds since the epoch, when it is
+        sent) is what a gtd expiry counts from."""
+        expire_at = None if self.expiry is None else self.expiry.at_ms(now)
         return engine.Submit(owner, self.market, self.side, self.type, self.price, self.qty,
-                             self.tif, self.post_only, "none", client_id)  # fmt: skip
+                             self.tif, self.post_only, "none", client_id, expire_at=expire_at,
+                             trigger=self.trigger)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +88,7 @@ class AmendStep:
     label: str
     qty: int | None  # new total quantity, lots
     price: int | None  # new limit price, ticks
+    trigger: int | None = None  # a stop's new trigger price, ticks
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,18 +185,29 @@ def format_step(step: Step, markets: Mapping[str, engine.Market]) -> str:
     if isinstance(step, AmendStep):
         qty = "" if step.qty is None else f" qty {market.qty_text(step.qty)}"
         price = "" if step.price is None else f" price {market.price_text(step.price)}"
-        return f"amend {step.label}{qty}{price}"
+        trigger = "" if step.trigger is None else f" trigger {market.price_text(step.trigger)}"
+        return f"amend {step.label}{qty}{price}{trigger}"
     words = [f"{step.label}:"] if step.label else []
     words += [step.side, market.qty_text(step.qty)]
-    if step.type == "market":
-        words.append("market")
+    if step.type in ("market", "stop"):
+        words += ["market"] if step.type == "market" else ["stop", _text(market, step.trigger)]
         if step.price is not None:
             words += ["max" if step.side == "buy" else "min", market.price_text(step.price)]
-    else:
-        words += ["@", market.price_text(step.price or 0)]
-        words += [] if step.tif == "gtc" else [step.tif]
-        words += ["post"] if step.post_only else []
+        return " ".join(words)
+    words += ["@", _text(market, step.price)]
+    words += ["stop", _text(market, step.trigger)] if step.type == "stop_limit" else []
+    if step.tif == "gtd":
+        assert step.expiry is not None
+        words += ["gtd", step.expiry.text()]
+    elif step.tif != "gtc":
+        words.append(step.tif)
+    words += ["post"] if step.post_only else []
     return " ".join(words)
+
+
+def _text(market: engine.Market, ticks: int | None) -> str:
+    assert ticks is not None  # a limit price or a trigger: their steps always have one
+    return market.price_text(ticks)
 
 
 # ---------------------------------------------------------------------------- lines and words
@@ -262,6 +287,7 @@ class _Label:
     market: str
     rests: bool  # False for market, ioc and fok orders: nothing left to amend or cancel
     kind: str  # what the order is, for a message: "a market order", "an ioc order", ...
+    stop: bool = False  # a stop or stop-limit: it has a trigger to amend
 
 
 class _Cursor:
@@ -279,6 +305,21 @@ class _Cursor:
     def take(self) -> str | None:
         word = self.peek()
         if word is not None:
+            self.index += 1
+        return word
+
+    def take_joined(self) -> str | None:
+        """The next word with any ``:`` and words written right against it (``14:30:15``
+        is three tokens, since ``:`` ends a label)."""
+        tokens = self.line.tokens
+        word = self.take()
+        while word is not None and self.index < len(tokens):
+            column, text = tokens[self.index]
+            if column != tokens[self.index - 1][0] + len(tokens[self.index - 1][1]):
+                break
+            if text != ":" and tokens[self.index - 1][1] != ":":
+                break
+            word += text
             self.index += 1
         return word
 
@@ -380,38 +421,61 @@ class _Parser:
         elif word == "market":
             cur.take()
             step = self.market_order(cur, label, side, symbol, qty)
+        elif word == "stop":
+            cur.take()
+            trigger = self.price(cur, symbol, "a trigger price after 'stop'", "trigger")
+            step = self.market_order(cur, label, side, symbol, qty, trigger)
         else:
-            raise self.unexpected(cur, "'@ PRICE' for a limit order, or 'market'")
+            raise self.unexpected(cur, "'@ PRICE' for a limit order, 'market' or 'stop PRICE'")
         if label is not None:
-            kind = {"ioc": "an ioc", "fok": "a fok"}.get(step.tif, "a gtc")
-            kind = f"{kind if step.type == 'limit' else 'a market'} order"
-            rests = step.type == "limit" and step.tif == "gtc"
-            self.labels[label] = _Label(cur.line.number, symbol, rests, kind)
+            self.labels[label] = _label(cur.line.number, step)
         return step
 
     def limit(self, cur: _Cursor, label: str | None, side: str, symbol: str, qty: int) -> OrderStep:
         price = self.price(cur, symbol, "a price after '@'")
         tif, post = "", False
+        trigger: int | None = None
+        expiry: Expiry | None = None
         while (word := cur.peek()) is not None:
             low = word.lower()
             if low in engine.TIFS:
                 if tif:
                     raise cur.fail(f"time in force given twice ({tif}, then {low}): expected one")
-                if post and low != "gtc":
+                if post and low in ("ioc", "fok"):
                     raise cur.fail(self.post_conflict(low))
                 tif = low
-            elif low == "post":
+                cur.take()
+                if low == "gtd":
+                    expiry = self.expiry(cur)
+                continue
+            if low == "post":
                 if post:
                     raise cur.fail("post given twice: expected it once")
                 if tif in ("ioc", "fok"):
                     raise cur.fail(self.post_conflict(tif))
                 post = True
+            elif low == "stop":
+                if trigger is not None:
+                    raise cur.fail("stop given twice: expected one trigger price")
+                cur.take()
+                trigger = self.price(cur, symbol, "a trigger price after 'stop'", "trigger")
+                continue
             else:
-                expected = "gtc, ioc, fok, post or end of line"
-                raise cur.fail(f"unexpected {_show(word)}: expected {expected}")
+                raise cur.fail(f"unexpected {_show(word)}: expected {LIMIT_OPTIONS}")
             cur.take()
-        tif = tif or "gtc"
-        return OrderStep(cur.line.number, symbol, label, side, "limit", price, qty, tif, post)
+        kind = "limit" if trigger is None else "stop_limit"
+        return OrderStep(cur.line.number, symbol, label, side, kind, price, qty, tif or "gtc",
+                         post, trigger, expiry)  # fmt: skip
+
+    def expiry(self, cur: _Cursor) -> Expiry:
+        start = cur.index
+        word = cur.take_joined()
+        if word is None:
+            raise cur.fail(f"expected {EXPIRY_EXAMPLES} after 'gtd'")
+        try:
+            return parse_expiry(word)
+        except ValueError as exc:
+            raise cur.fail(f"bad expiry after 'gtd': {exc}", back=cur.index - start) from None
 
     @staticmethod
     def post_conflict(tif: str) -> str:
@@ -421,10 +485,19 @@ class _Parser:
         )
 
     def market_order(
-        self, cur: _Cursor, label: str | None, side: str, symbol: str, qty: int
+        self,
+        cur: _Cursor,
+        label: str | None,
+        side: str,
+        symbol: str,
+        qty: int,
+        trigger: int | None = None,
     ) -> OrderStep:
+        """A market order, or with a ``trigger`` a stop (a market order once triggered):
+        an optional protection price, nothing else."""
         word = cur.peek()
         low = (word or "").lower()
+        what = "market order" if trigger is None else "stop order"
         protection = "max PRICE (the most it pays)"
         if side == "sell":
             protection = "min PRICE (the least it takes)"
@@ -434,36 +507,51 @@ class _Parser:
             price = self.price(cur, symbol, f"a protection price after '{low}'")
         elif word is not None:
             if low in (*engine.TIFS, "post"):
-                problem = f"a market order takes no {low} (it never rests)"
+                problem = f"a {what} takes no {low} (it never rests)"
+                if trigger is not None:
+                    problem = (
+                        f"a stop order takes no {low} (it becomes a market order, which never "
+                        "rests; a stop-limit, '@ PRICE stop TRIGGER', can)"
+                    )
             elif low == "min":
-                problem = "a buy market order has no 'min'"
+                problem = f"a buy {what} has no 'min'"
+            elif low == "stop":
+                problem = "a stop order has one trigger price"
             else:
                 problem = f"unexpected {_show(word)}"
             raise cur.fail(f"{problem}: expected {protection} or end of line")
         cur.end("end of line after the protection price")
-        return OrderStep(cur.line.number, symbol, label, side, "market", price, qty, "ioc", False)
+        kind = "market" if trigger is None else "stop"
+        return OrderStep(cur.line.number, symbol, label, side, kind, price, qty, "ioc", False,
+                         trigger)  # fmt: skip
 
     def amend(self, cur: _Cursor) -> AmendStep:
         cur.take()
         label, known = self.reference(cur, "amend")
         fields: dict[str, int] = {}
+        names = ("qty", "price", "trigger") if known.stop else ("qty", "price")
+        expected = ", ".join(f"{n} {n.upper()}" for n in names)
         while (word := cur.peek()) is not None:
             low = word.lower()
-            if low not in ("qty", "price"):
-                expected = "qty QTY, price PRICE or end of line"
-                raise cur.fail(f"unexpected {_show(word)}: expected {expected}")
+            if low == "trigger" and not known.stop:
+                raise cur.fail(
+                    f"label {label} names {known.kind} (line {known.line}), which has no "
+                    f"trigger: expected {expected} or end of line"
+                )
+            if low not in names:
+                raise cur.fail(f"unexpected {_show(word)}: expected {expected} or end of line")
             if low in fields:
                 raise cur.fail(f"{low} given twice: expected it once")
             cur.take()
             if low == "qty":
                 fields[low] = self.qty(cur, known.market, "a quantity after 'qty'")
             else:
-                fields[low] = self.price(cur, known.market, "a price after 'price'")
+                fields[low] = self.price(cur, known.market, f"a price after '{low}'", low)
         if not fields:
-            raise cur.fail(f"expected qty QTY and/or price PRICE after '{label}'")
-        return AmendStep(
-            cur.line.number, known.market, label, fields.get("qty"), fields.get("price")
-        )
+            *others, last = expected.split(", ")
+            raise cur.fail(f"expected {', '.join(others)} and/or {last} after '{label}'")
+        return AmendStep(cur.line.number, known.market, label, fields.get("qty"),
+                         fields.get("price"), fields.get("trigger"))  # fmt: skip
 
     def cancel(self, cur: _Cursor) -> CancelStep | CancelAllStep:
         cur.take()
@@ -520,10 +608,10 @@ class _Parser:
         expected = f"{expected} (in lots of {market.lot} on {symbol})"
         return self.amount(cur, expected, market.qty_units)
 
-    def price(self, cur: _Cursor, symbol: str, expected: str) -> int:
+    def price(self, cur: _Cursor, symbol: str, expected: str, field: str = "price") -> int:
         market = self.markets[symbol]
         expected = f"{expected} (on the tick {market.tick} of {symbol})"
-        return self.amount(cur, expected, market.price_units)
+        return self.amount(cur, expected, lambda word: market.price_units(word, field))
 
     @staticmethod
     def amount(cur: _Cursor, expected: str, convert: Callable[[str], int]) -> int:
@@ -577,3 +665,14 @@ class _Parser:
         if word is None:
             return cur.fail(f"expected {expected}")
         return cur.fail(f"unexpected {_show(word)}: expected {expected}")
+
+
+def _label(line: int, step: OrderStep) -> _Label:
+    """What a label names: whether its order can rest (so be amended or cancelled later)."""
+    if step.type in ("stop", "stop_limit"):  # it waits in the book for its trigger
+        kind = "a stop order" if step.type == "stop" else "a stop-limit order"
+        return _Label(line, step.market, True, kind, stop=True)
+    if step.type == "market":
+        return _Label(line, step.market, False, "a market order")
+    kind = {"ioc": "an ioc", "fok": "a fok", "gtd": "a gtd"}.get(step.tif, "a gtc")
+    return _Label(line, step.market, step.tif in ("gtc", "gtd"), f"{kind} order")

@@ -1,6 +1,7 @@
-"""The scenario language (spec/scenario.md): every line form, every error at its exact place,
-the quick order line, loading files, and hypothesis properties (no crash on any text, a
-render/parse round trip, error positions inside the text)."""
+"""The scenario language (spec/scenario.md and its extensions in docs/tui.md: gtd, stops, an
+amended trigger): every line form, every error at its exact place, the quick order line,
+loading files, and hypothesis properties (no crash on any text, a render/parse round trip,
+error positions inside the text)."""
 
 import contextlib
 from pathlib import Path
@@ -14,6 +15,7 @@ from dex_tui.scenario import (
     AmendStep,
     CancelAllStep,
     CancelStep,
+    Expiry,
     OrderStep,
     ScenarioError,
     SleepStep,
@@ -53,12 +55,19 @@ def error(text: str, default: str = BTC) -> ScenarioError:
     return caught.value
 
 
-def limit(side, price, qty, *, line=1, market=BTC, label=None, tif="gtc", post=False):
-    return OrderStep(line, market, label, side, "limit", price, qty, tif, post)
+def limit(side, price, qty, *, line=1, market=BTC, label=None, tif="gtc", post=False,
+          trigger=None, expiry=None):  # fmt: skip
+    kind = "limit" if trigger is None else "stop_limit"
+    return OrderStep(line, market, label, side, kind, price, qty, tif, post, trigger, expiry)
 
 
-def market_order(side, qty, price=None, *, line=1, market=BTC, label=None):
-    return OrderStep(line, market, label, side, "market", price, qty, "ioc", False)
+def market_order(side, qty, price=None, *, line=1, market=BTC, label=None, trigger=None):
+    kind = "market" if trigger is None else "stop"
+    return OrderStep(line, market, label, side, kind, price, qty, "ioc", False, trigger)
+
+
+def after(ms: int) -> Expiry:
+    return Expiry(after_ms=ms)
 
 
 # ---------------------------------------------------------------------------- line forms
@@ -90,6 +99,31 @@ def market_order(side, qty, price=None, *, line=1, market=BTC, label=None):
         ("sleep 2s", SleepStep(1, 2.0)),
         ("sleep 1.5s", SleepStep(1, 1.5)),
         ("sleep 0ms", SleepStep(1, 0.0)),
+        # good-till-date and stops (docs/tui.md)
+        ("buy 1 @ 2000 gtd 30s", limit("buy", 20000, 1000, tif="gtd", expiry=after(30_000))),
+        ("buy 1 @ 2000 GTD 5M", limit("buy", 20000, 1000, tif="gtd", expiry=after(300_000))),
+        (
+            "buy 1 @ 2000 gtd 2h post",
+            limit("buy", 20000, 1000, tif="gtd", post=True, expiry=after(7_200_000)),
+        ),
+        ("buy 1 @ 2000 gtd 250ms", limit("buy", 20000, 1000, tif="gtd", expiry=after(250))),
+        (
+            "buy 1 @ 2000 gtd 14:30",
+            limit("buy", 20000, 1000, tif="gtd", expiry=Expiry(at=(14, 30, 0))),
+        ),
+        (
+            "buy 1 @ 2000 gtd 9:05:30",
+            limit("buy", 20000, 1000, tif="gtd", expiry=Expiry(at=(9, 5, 30))),
+        ),
+        ("sell 1 stop 1990", market_order("sell", 1000, trigger=19900)),
+        ("sell 1 STOP 1990 min 1980", market_order("sell", 1000, 19800, trigger=19900)),
+        ("buy 1 stop 2010 max 2020", market_order("buy", 1000, 20200, trigger=20100)),
+        ("sell 1 @ 1985 stop 1990", limit("sell", 19850, 1000, trigger=19900)),
+        ("sell 1 @ 1985 stop 1990 ioc", limit("sell", 19850, 1000, tif="ioc", trigger=19900)),
+        (
+            "b 1 @ 2 post stop 3 gtd 1h",
+            limit("buy", 20, 1000, post=True, trigger=30, tif="gtd", expiry=after(3_600_000)),
+        ),
     ],
 )
 def test_line_forms(text, step):
@@ -195,9 +229,38 @@ def test_scenario_name():
         ("bye 1 @ 2", 1, 1, "unknown word 'bye': expected buy, sell, b, s, market"),
         ("o7 buy 1 @ 2", 1, 1, "or a label followed by ':'"),
         (": buy 1 @ 2", 1, 1, "unknown word ':'"),
-        ("buy 1 at 2", 1, 7, "unexpected 'at': expected '@ PRICE' for a limit order, or 'market'"),
-        ("buy 1", 1, 6, "expected '@ PRICE' for a limit order, or 'market'"),
-        ("buy 1 @ 2 gtd", 1, 11, "unexpected 'gtd': expected gtc, ioc, fok, post or end of line"),
+        ("buy 1 at 2", 1, 7, "unexpected 'at': expected '@ PRICE' for a limit order, 'market'"),
+        ("buy 1", 1, 6, "expected '@ PRICE' for a limit order, 'market' or 'stop PRICE'"),
+        ("buy 1 @ 2 now", 1, 11, "expected gtc, ioc, fok, gtd EXPIRY, post, stop PRICE or end"),
+        # good-till-date
+        ("buy 1 @ 2 gtd", 1, 14, "expected a duration such as 30s, 5m or 2h, or a local time"),
+        ("buy 1 @ 2 gtd soon", 1, 15, "bad expiry after 'gtd': expected a duration such as 30s"),
+        ("buy 1 @ 2 gtd 1.5m", 1, 15, "bad expiry after 'gtd': expected a duration"),
+        ("buy 1 @ 2 gtd 0s", 1, 15, "0s is no time from now"),
+        ("buy 1 @ 2 gtd 367d", 1, 15, "bad expiry after 'gtd'"),
+        ("buy 1 @ 2 gtd 9000h", 1, 15, "9000h is more than 366 days: use gtc"),
+        ("buy 1 @ 2 gtd 24:00", 1, 15, "24:00 is not a time of day"),
+        ("buy 1 @ 2 gtd 12:60", 1, 15, "12:60 is not a time of day"),
+        ("buy 1 @ 2 gtd 12: 30", 1, 15, "bad expiry after 'gtd'"),
+        ("buy 1 @ 2 gtd 5m gtc", 1, 18, "time in force given twice (gtd, then gtc)"),
+        ("buy 1 @ 2 ioc gtd 5m", 1, 15, "time in force given twice (ioc, then gtd)"),
+        ("buy 1 @ 2 gtd 5m 6m", 1, 18, "unexpected '6m': expected gtc, ioc, fok, gtd EXPIRY"),
+        ("buy 1 market gtd 5m", 1, 14, "a market order takes no gtd (it never rests)"),
+        # stops
+        ("sell 1 stop", 1, 12, "expected a trigger price after 'stop' (on the tick 0.1"),
+        (
+            "sell 1 stop 19.95",
+            1,
+            13,
+            "trigger price after 'stop' (on the tick 0.1 of BTC/USD): "
+            "trigger: 19.95 is not a multiple",
+        ),
+        ("sell 1 stop 1990 gtd 1h", 1, 18, "a stop order takes no gtd (it becomes a market order"),
+        ("sell 1 stop 1990 ioc", 1, 18, "a stop order takes no ioc"),
+        ("sell 1 stop 1990 stop 1980", 1, 18, "a stop order has one trigger price"),
+        ("buy 1 stop 1990 min 1980", 1, 17, "a buy stop order has no 'min': expected max PRICE"),
+        ("sell 1 @ 1985 stop 1990 stop 1991", 1, 25, "stop given twice"),
+        ("sell 1 @ 1985 stop", 1, 19, "expected a trigger price after 'stop'"),
         # numbers
         ("buy", 1, 4, "expected a quantity after 'buy' (in lots of 0.001 on BTC/USD)"),
         ("buy x @ 2", 1, 5, "expected a quantity after 'buy' (in lots of 0.001 on BTC/USD): qty:"),
@@ -245,6 +308,15 @@ def test_scenario_name():
         ("o7: sell 1 @ 2 fok\ncancel o7", 2, 8, "names a fok order (line 1), which never rests"),
         # amend, cancel, sleep
         ("o7: buy 1 @ 2\namend o7", 2, 9, "expected qty QTY and/or price PRICE after 'o7'"),
+        ("o7: buy 1 @ 2 stop 3\namend o7", 2, 9, "qty QTY, price PRICE and/or trigger TRIGGER"),
+        (
+            "o7: buy 1 @ 2\namend o7 trigger 3",
+            2,
+            10,
+            "names a gtc order (line 1), which has no trigger",
+        ),
+        ("o7: buy 1 stop 3\namend o7 trigger 2.05", 2, 18, "trigger: 2.05 is not a multiple"),
+        ("o7: buy 1 stop 3\namend o7 trigger 4 trigger 5", 2, 20, "trigger given twice"),
         ("o7: buy 1 @ 2\namend o7 size 2", 2, 10, "unexpected 'size': expected qty QTY, price"),
         ("o7: buy 1 @ 2\namend o7 qty 2 qty 3", 2, 16, "qty given twice"),
         ("o7: buy 1 @ 2\namend o7 qty", 2, 13, "expected a quantity after 'qty'"),
@@ -385,7 +457,8 @@ def test_arbitrary_text_parses_or_fails_cleanly(text):
 WORDS = ["buy", "sell", "b", "s", "@", ":", "market", "max", "min", "ioc", "fok", "gtc",
          "post", "amend", "cancel", "all", "qty", "price", "sleep", "o1", "o2", "1", "0.5",
          "30000.1", "2000.01", "-1", "0", "250ms", "2s", "BTC/USD", "eth/usd", "#", "\n",
-         "\t", " ", "\r"]  # fmt: skip
+         "\t", " ", "\r", "gtd", "30s", "5m", "14:30", "9:05:30", "24:00", "stop",
+         "trigger"]  # fmt: skip
 
 
 @settings(max_examples=500)
@@ -407,7 +480,7 @@ def scenarios(draw) -> tuple[str, list, str]:
     lines: list[str] = []
     steps: list = []
     current = default = draw(st.sampled_from([BTC, ETH]))
-    resting: list[tuple[str, str]] = []  # (label, market) of gtc limit orders
+    resting: list[tuple[str, str, bool]] = []  # (label, market, is a stop) of resting orders
     for number in range(draw(st.integers(0, 25))):
         kind = draw(
             st.sampled_from(["market", "order", "order", "amend", "cancel", "all", "sleep"])
@@ -420,16 +493,18 @@ def scenarios(draw) -> tuple[str, list, str]:
             continue
         if kind == "order":
             step = draw(order_steps(line, current, f"L{number}"))
-            if step.label is not None and step.type == "limit" and step.tif == "gtc":
-                resting.append((step.label, current))
+            stop = step.trigger is not None
+            if step.label is not None and (stop or step.tif in ("gtc", "gtd")):
+                resting.append((step.label, current, stop))
         elif kind in ("amend", "cancel") and resting:
-            label, market = draw(st.sampled_from(resting))
+            label, market, stop = draw(st.sampled_from(resting))
             if kind == "cancel":
                 step = CancelStep(line, market, label)
             else:
-                qty, price = draw(st.sampled_from([(True, False), (False, True), (True, True)]))
-                step = AmendStep(line, market, label, draw(UNITS) if qty else None,
-                                 draw(UNITS) if price else None)  # fmt: skip
+                fields = [draw(st.none() | UNITS) for _ in range(3 if stop else 2)]
+                if not any(fields):
+                    fields[0] = draw(UNITS)
+                step = AmendStep(line, market, label, *fields)
         elif kind == "all":
             step = CancelAllStep(line, current)
         elif kind == "sleep":
@@ -448,17 +523,29 @@ SECONDS = (
 )
 
 
+EXPIRIES = st.builds(
+    lambda n, unit: Expiry(after_ms=n * unit),
+    st.integers(1, 3600), st.sampled_from([1, 1000, 60_000, 3_600_000]),
+) | st.builds(lambda h, m, s: Expiry(at=(h, m, s)), st.integers(0, 23), st.integers(0, 59),
+              st.integers(0, 59))  # fmt: skip
+
+
 @st.composite
 def order_steps(draw, line: int, market: str, label: str) -> OrderStep:
     named = label if draw(st.booleans()) else None
     side = draw(st.sampled_from(["buy", "sell"]))
     qty = draw(UNITS)
+    trigger = draw(st.none() | UNITS)
     if draw(st.booleans()):
-        return OrderStep(line, market, named, side, "market", draw(st.none() | UNITS), qty, "ioc",
-                         False)  # fmt: skip
-    tif = draw(st.sampled_from(["gtc", "ioc", "fok"]))
-    post = tif == "gtc" and draw(st.booleans())
-    return OrderStep(line, market, named, side, "limit", draw(UNITS), qty, tif, post)
+        kind = "market" if trigger is None else "stop"
+        return OrderStep(line, market, named, side, kind, draw(st.none() | UNITS), qty, "ioc",
+                         False, trigger)  # fmt: skip
+    tif = draw(st.sampled_from(["gtc", "ioc", "fok", "gtd"]))
+    post = tif in ("gtc", "gtd") and draw(st.booleans())
+    expiry = draw(EXPIRIES) if tif == "gtd" else None
+    kind = "limit" if trigger is None else "stop_limit"
+    return OrderStep(line, market, named, side, kind, draw(UNITS), qty, tif, post, trigger,
+                     expiry)  # fmt: skip
 
 
 @settings(max_examples=300)
