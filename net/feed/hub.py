@@ -298,7 +298,11 @@ class FeedHub:
                 status=503,
                 text=f"feed: this peer serves at most {self.limits.connections} feed connections\n",
             )
-        ws = web.WebSocketResponse(compress=False, max_msg_size=self.limits.frame_bytes)
+        ws = web.WebSocketResponse(
+            compress=False,  # one encoding of each message serves every connection
+            max_msg_size=self.limits.frame_bytes,
+            writer_limit=self.limits.socket_buffer,  # bytes aiohttp writes before it waits
+        )
         if not ws.can_prepare(request).ok:
             return web.Response(
                 status=400,

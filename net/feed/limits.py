@@ -22,8 +22,9 @@ _KINDS = {int: "an integer", float: "a number"}
 class FeedLimits:
     queue_messages: int = 2000  # messages queued for one connection before it is dropped
     queue_bytes: int = 4 << 20  # bytes queued for one connection before it is dropped
-    # The kernel's send buffer of a feed socket (SO_SNDBUF; Linux doubles it). Left to
-    # itself it grows to megabytes, hiding a client's backlog where no policy sees it.
+    # The kernel's send buffer of a feed socket (SO_SNDBUF; Linux doubles it), and what
+    # aiohttp writes before it waits for the socket. Left alone they grow to megabytes,
+    # hiding a client's backlog where no policy sees it.
     socket_buffer: int = 256 << 10
     heartbeat: float = 5.0  # seconds of silence after which a connection gets a heartbeat
     subscriptions: int = 32  # subscriptions per connection
