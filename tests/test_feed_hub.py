@@ -403,3 +403,17 @@ async def test_the_client_reports_a_close_as_feed_closed():
         with pytest.raises(FeedClosed) as closed:
             await client.receive(timeout=WAIT)
         assert closed.value.code == 1001 and closed.value.reason == "the peer is stopping"
+
+
+async def test_a_snapshot_says_the_current_index_even_when_its_book_changed_long_ago():
+    async with serving() as served:
+        first = await served.ws()
+        await request(first, {"op": "subscribe", "channel": "book", "market": BTC})
+        await next_json(first)
+        await served.round(sell(1000, 1))
+        await next_json(first)  # its update
+        index = await served.round(sell(1000, 1, market=ETH), sell(1001, 1, market=ETH))
+        second = await served.ws()
+        await request(second, {"op": "subscribe", "channel": "book", "market": BTC})
+        snapshot = await next_json(second)
+        assert snapshot["index"] == index and snapshot["asks"] == [["100", "0.001"]]

@@ -68,7 +68,7 @@ class MarketBook:
             "type": "snapshot",
             "market": self.symbol,
             "depth": depth,
-            "index": self.index,
+            "index": exchange.applied_index,  # (the book is as last read: nothing changed it)
             "bids": [[texts.price(p), texts.qty(q)] for p, q in self.bids[:depth]],
             "asks": [[texts.price(p), texts.qty(q)] for p, q in self.asks[:depth]],
             "checksum": self.checksum,

@@ -27,7 +27,8 @@ class Channel(Protocol):
     """What the hub drives: one channel of one market (``symbol`` None: of every market,
     refreshed every round)."""
 
-    symbol: str | None
+    @property
+    def symbol(self) -> str | None: ...
 
     def subscribe(self, conn: Connection, sub: Subscription, exchange: Exchange) -> list[str]:
         """Add ``conn``; its first messages. FeedInputError (and nothing added) if the

@@ -14,7 +14,6 @@ ASCII, so a message's length is its size in bytes).
 """
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -29,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SLOW_CONSUMER: Final = 1008  # close code of a dropped connection (policy violation)
 GOING_AWAY: Final = 1001  # the peer is stopping
+INTERNAL_ERROR: Final = 1011
 SERVICE_RESTART: Final = 1012  # the peer's log starts over (it moved to another cluster)
 
 
@@ -38,7 +38,7 @@ class Connection:
     def __init__(
         self,
         ws: web.WebSocketResponse,
-        transport: asyncio.BaseTransport | None,
+        transport: asyncio.Transport | None,
         limits: FeedLimits,
         heartbeat: Callable[[], str],
         on_drop: Callable[["Connection"], None],
@@ -109,14 +109,12 @@ class Connection:
         if not self.closed:
             self.close_soon(code, reason)
         assert self._closer is not None
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self._closer)
+        await asyncio.shield(self._closer)
 
     async def _close(self, code: int, reason: str) -> None:
         """The close handshake, bounded: a client that never reads never takes the close
         frame, and its socket is then aborted (so it cannot hold the peer's memory)."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(self._writer, return_exceptions=True)
+        await asyncio.gather(self._writer, return_exceptions=True)  # (it was cancelled)
         ws = self.ws
         try:
             async with asyncio.timeout(self.limits.close_within):
@@ -151,3 +149,6 @@ class Connection:
                     self.send(self._heartbeat())
         except ConnectionError:  # the client went away; the reader sees it too
             pass
+        except Exception:  # a bug: say so, and close rather than let the queue fill up
+            log.exception("feed: writing to %s failed", self.name)
+            self.close_soon(INTERNAL_ERROR, "the peer failed to write to this connection")

@@ -129,6 +129,7 @@ class FeedHub:
         reason = "this peer moved to another cluster and its log index starts over: reconnect"
         for conn in list(self.connections):
             conn.close_soon(SERVICE_RESTART, reason)
+            self._forget(conn)
         self._reset()
         self._deferred = []
         self._exchange = None
@@ -207,6 +208,8 @@ class FeedHub:
     ) -> None:
         """Subscribe ``conn`` now (caught up): the reply, then the first messages."""
         assert self._exchange is not None
+        if conn.closed:  # (it closed while its subscription waited)
+            return
         try:
             first = self._join(conn, sub, self._exchange)
         except FeedInputError as error:

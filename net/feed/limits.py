@@ -49,7 +49,7 @@ class FeedLimits:
             text = env.get(name)
             if text is None:
                 continue
-            kind = type(field.default)
+            kind: type = type(field.default)
             try:
                 value = kind(text)
             except ValueError:
