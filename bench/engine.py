@@ -50,7 +50,7 @@ from engine import (  # noqa: E402
     encode_command,
 )
 from net.config import GC_THRESHOLDS  # noqa: E402
-from net.machine import Machine  # noqa: E402
+from net.machine import Machine, stamp  # noqa: E402
 from net.traders import TraderKey, encode_trader_command, signed_payload  # noqa: E402
 from net.writes import entry_payload  # noqa: E402
 
@@ -59,6 +59,7 @@ SETUP = CreateMarket(MARKET, "BTC", "USD", "0.1", "0.001")
 OWNERS = [f"trader{i}" for i in range(50)]
 BATCH = 64  # commands per log entry, as the node batches them under load
 CLUSTER = "bench"  # the cluster id signed batches are bound to
+START_MS = 1_800_000_000_000  # the consensus time of the first stamped entry
 #: Each trader's grant with accounts on: far more than the stream ever holds or spends
 #: (the deep book holds at most about 56,000 USD and 6 BTC of a trader; see the "short"
 #: count), and within the 10^15 units an amount may have (a unit of USD is 0.0001 here).
@@ -186,9 +187,10 @@ def profile(preload: list, timed: list) -> tuple[int, float, int]:
 
 def run_entries(timed: list, repeat: int, accounts: bool) -> float | None:
     """Best ops/s applying the stream as a peer does: signed log entries of ``BATCH``
-    requests (the bytes net/writes.py proposes) through ``net.machine.Machine.apply``
-    (JSON decode, the batch's signature checked, de-duplication, command parsing,
-    ``Exchange.apply_batch``), GC as in a peer. One trader signs every entry, as one busy
+    requests (the bytes net/writes.py proposes, stamped as the leader appends them) through
+    ``net.machine.Machine.apply`` (time handed to the engine, JSON decode, the batch's
+    signature checked, de-duplication, command parsing, ``Exchange.apply_batch``), GC as in
+    a peer. One trader signs every entry, as one busy
     peer would, so every command is that trader's: with no self-trade prevention in the
     stream the books and trades are the same as with many owners. None if the machine
     refuses the entries instead of applying them."""
@@ -200,9 +202,10 @@ def run_entries(timed: list, repeat: int, accounts: bool) -> float | None:
     ]
     if accounts:  # the founding entry configures money, before the trader registers
         founding.insert(2, entry_payload([[2, 2, encode_command(ACCOUNTS[0])]]))
-    payloads = [
-        signed_payload(key, CLUSTER, [[1, 2 + n * BATCH + k, encode_trader_command(c)]
-                                      for k, c in enumerate(batch)])
+    payloads = [  # each as a leader appends it: stamped with its time (1 ms apart)
+        stamp(START_MS + n) + signed_payload(key, CLUSTER, [
+            [1, 2 + n * BATCH + k, encode_trader_command(c)] for k, c in enumerate(batch)
+        ])
         for n, batch in enumerate(batches(timed, BATCH))
     ]  # fmt: skip
     best = 0.0

@@ -26,8 +26,19 @@ batch; such refusals are counted (``refused``) and logged, never answered (the o
 request number they claim cannot be trusted). Request numbers are de-duplicated per trader
 key, so a member cannot spend another trader's numbers either.
 
-An empty payload is a new leader's no-op. A payload that does not parse is skipped (and
-reported) rather than allowed to stop the peer: every peer skips it alike.
+**Time comes from the log.** The leader puts its clock before every normal payload it
+appends (:func:`stamp`: a zero byte, then the time in ms as 8 big-endian bytes; Raft's
+``header``), so each entry carries the consensus time at which it was made. Applying an
+entry first hands that time to the engine (``Exchange.advance``), which never lets time go
+back (a new leader whose clock is behind cannot undo what an earlier one stamped) and
+expires the good-till-date orders that are due; then come the entry's commands, stamped
+with that time. Every peer applies the same bytes, so every peer has the same time at the
+same index: trades, orders, candles and expiries agree everywhere. Expiries need no traffic:
+a leader that sees an expiry due proposes a bare stamp, a *time tick* (``net/shell.py``).
+Founding entries, written before any leader exists, carry no stamp (time 0).
+
+An empty body is a new leader's no-op (or a time tick). A payload that does not parse is
+skipped (and reported) rather than allowed to stop the peer: every peer skips it alike.
 """
 
 import hashlib
@@ -42,7 +53,9 @@ from net.traders import TRADER_OPS, Verifier
 
 log = logging.getLogger(__name__)
 
-FORMAT = b"dex-machine/2\n"
+FORMAT = b"dex-machine/3\n"
+TIME_MARK = b"\x00"  # a stamped payload starts so (JSON never does)
+STAMP_SIZE = 9  # the mark and 8 bytes of ms
 DEDUPE_WINDOW = 100_000  # requests per trader (or origin) remembered for deduplication
 SYSTEM_OPS = frozenset({"create_market", "configure"})  # what an unsigned entry may carry
 
@@ -66,6 +79,20 @@ class Applied:
     # The key that signed it ("" for the exchange's own): a peer answers only its own key's
     # requests, since the origin and number are whatever the signer wrote.
     signer: str = ""
+    # Not a request's: the expiries the entry's time brought (origin and seq 0, no signer)
+    by_time: bool = False
+
+
+def stamp(ms: int) -> bytes:
+    """The leader's header of an entry made at ``ms`` (consensus time, see the module doc)."""
+    return TIME_MARK + ms.to_bytes(8, "big")
+
+
+def split_stamp(payload: bytes) -> tuple[int | None, bytes]:
+    """(the entry's time, or None when unstamped; its body)."""
+    if payload[:1] == TIME_MARK and len(payload) >= STAMP_SIZE:
+        return int.from_bytes(payload[1:STAMP_SIZE], "big"), payload[STAMP_SIZE:]
+    return None, payload
 
 
 def _shaped(value: object, types: tuple[type, ...]) -> bool:
@@ -131,6 +158,9 @@ class Machine:
         self.trader_commands = 0  # applied signed commands, registrations aside
         self.refused = 0  # batches and commands refused unanswered (bad signature, unsigned)
         self.applied_index = 0
+        # The last entry whose commands reached the engine (the simulator checks that a
+        # refused entry's never do); not replicated: the engine is handed every entry's time.
+        self.engine_index = 0
         self.verifier = Verifier()  # (a cache, not replicated state)
 
     @property
@@ -139,8 +169,18 @@ class Machine:
         return self.trader_commands == 0
 
     def apply(self, index: int, payload: bytes) -> list[Applied]:
-        """Apply one committed normal entry; the outcome of each command in it."""
+        """Apply one committed normal entry; the outcome of each command in it (led by the
+        expiries its time brought, as an outcome of origin 0 that no one waits for)."""
         self.applied_index = index
+        at, payload = split_stamp(payload)
+        if at is None:
+            return self._body(index, payload)
+        expired = self.exchange.advance(at, index)
+        if not expired:
+            return self._body(index, payload)
+        return [Applied(0, 0, index, expired, by_time=True), *self._body(index, payload)]
+
+    def _body(self, index: int, payload: bytes) -> list[Applied]:
         if not payload:
             return []
         try:
@@ -203,6 +243,7 @@ class Machine:
             commands.append(command)
         if not commands:
             return slots  # type: ignore[return-value]  # every slot is an Applied
+        self.engine_index = index
         results = iter(self.exchange.apply_batch(commands, index))
         return [
             Applied(slot[0], slot[1], index, next(results), None, signer)

@@ -29,13 +29,14 @@ core are queued and fed, in arrival order, once it is idle again; drivers need n
 import contextlib
 import json
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from engine import FOUNDING_MARKETS, Configure, Event, encode_command
 from net.config import Timing
-from net.machine import Applied, Machine, Member
+from net.machine import Applied, Machine, Member, split_stamp, stamp
 from net.membership import Membership, directory_record, is_member
 from net.raft.config import Config
 from net.raft.core import RaftCore
@@ -54,6 +55,11 @@ from net.writes import NO_LEADER, Answer, Writes, entry_payload
 NOT_JOINED = "this peer is not in a cluster yet: it is still joining one"
 
 EventsListener = Callable[[int, list[Event]], None]
+
+
+def wall_ms() -> int:
+    """The machine's clock in ms since the epoch: what a leading peer stamps entries with."""
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -101,6 +107,7 @@ class Shell:
         now: float,
         key: TraderKey,
         money: Configure,
+        wall: Callable[[], int] = wall_ms,
         max_voters: int = 5,
         on_events: EventsListener | None = None,
         observer: Observer | None = None,
@@ -117,6 +124,9 @@ class Shell:
         self.observer = observer
         self._raft = raft
         self._rng = rng
+        self.wall = wall  # this peer's clock (ms since the epoch): the time it stamps, leading
+        self._stamped = 0  # the last time this peer stamped (stamps never decrease)
+        self._tick_index = 0  # the time tick proposed and not yet applied (0: none)
         snapshot = storage.snapshot()
         self.machine = (
             self._restore_machine(snapshot.data) if snapshot.data else self._new_machine()
@@ -140,7 +150,7 @@ class Shell:
     # simulator's injected bugs override these; see net/sim/bugs.py)
 
     def _new_core(self, cfg: Config) -> RaftCore:
-        return RaftCore(cfg, self.storage, self._rng)
+        return RaftCore(cfg, self.storage, self._rng, self._time_header)
 
     def _new_machine(self) -> Machine:
         return Machine()
@@ -233,6 +243,7 @@ class Shell:
         if self._founding:
             self._found_step(core)
         self.membership.step(core, self.machine, now)
+        self._time_tick(core)
 
     def submit(self, command: TraderCommand, now: float) -> int:
         """Queue a write; its request number (its :class:`Answer` comes later).
@@ -456,6 +467,24 @@ class Shell:
         elif self._leaderless_since is None:
             self._leaderless_since = now
 
+    def _time_header(self) -> bytes:
+        """What this peer, leading, puts before each entry: its clock, never lower than what
+        it stamped before or than the time it has applied (see net/machine.py)."""
+        self._stamped = max(self.wall(), self._stamped, self.machine.exchange.time)
+        return stamp(self._stamped)
+
+    def _time_tick(self, core: RaftCore) -> None:
+        """Leading, propose a bare stamp once an order's expiry is due, so that it expires
+        (within a tick or two of its time) even when nothing else is written; one at a time."""
+        if core.role != Role.LEADER or self._tick_index > core.applied_index:
+            return
+        due = self.machine.exchange.next_expiry()
+        if due is None or due > self.wall():
+            return
+        with contextlib.suppress(ProposalDropped):
+            core.propose(b"")
+            self._tick_index = core.log.last_index()
+
     def _propose_writes(self, core: RaftCore, now: float) -> None:
         seqs, payloads = self.writes.take_entries(now)
         try:
@@ -469,7 +498,7 @@ class Shell:
         for index, term, kind, payload in run:
             if kind == EntryKind.NORMAL:
                 outcomes = machine.apply(index, payload)
-                if payload.startswith(b'{"m"'):
+                if split_stamp(payload)[1].startswith(b'{"m"'):
                     self.version += 1  # a member's address
             else:
                 outcomes = []

@@ -32,20 +32,33 @@ Body = bytes | AsyncIterable[bytes]  # an async iterable is sent chunked
 GRANT = "BTC=1000000000,ETH=1000000000,USD=100000000000"
 
 
+#: The consensus time of a test ledger's entries until a test moves it (ms).
+START_MS = 1_800_000_000_000
+
+
 class Ledger:
     """One exchange and its log (the founding markets, money on): the state every backend
-    sharing it sees."""
+    sharing it sees. Each command is an entry of its own at consensus time :attr:`time`,
+    which a test moves by hand (:meth:`tick` applies an entry of time alone)."""
 
     def __init__(self, grant: str = GRANT) -> None:
         self.exchange = Exchange()
         self.index = 0
+        self.time = START_MS
         self.changed = asyncio.Condition()
         for command in (*FOUNDING_MARKETS, Configure(grant)):
             self.apply(command)
 
     def apply(self, command: Command) -> tuple[int, list[Event]]:
         self.index += 1
+        self.exchange.advance(self.time, self.index)  # (its expiries are nobody's answer)
         return self.index, self.exchange.apply(command, self.index)
+
+    def tick(self, ms: int) -> list[Event]:
+        """Move time on by ``ms`` in an entry of its own (the leader's time tick)."""
+        self.index += 1
+        self.time += ms
+        return self.exchange.advance(self.time, self.index)
 
 
 class LocalBackend:

@@ -238,7 +238,9 @@ def test_a_signed_batch_altered_anywhere_applies_nothing_of_its_own(data: st.Dat
     change is one JSON does not see) applies exactly the original."""
     payload = signed(ALICE, (1, 2, buy(100, 2)), (1, 3, Transfer("", "bob", "USD", 10)))
     position = data.draw(st.integers(0, len(payload) - 1))
-    byte = data.draw(st.integers(0, 255).filter(lambda b: b != payload[position]))
+    # (a zero first byte makes it a leader's time stamp: the leader's to write, not a signer's)
+    low = 1 if position == 0 else 0
+    byte = data.draw(st.integers(low, 255).filter(lambda b: b != payload[position]))
     altered = payload[:position] + bytes([byte]) + payload[position + 1 :]
     untouched, original, m = (trading((ALICE, "alice"), (BOB, "bob")) for _ in range(3))
     original.apply(9, payload)

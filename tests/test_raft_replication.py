@@ -161,3 +161,22 @@ def test_core_refuses_input_between_ready_and_advance() -> None:
     leader.ready()
     with pytest.raises(RuntimeError):
         leader.tick()
+
+
+def test_a_leader_puts_its_header_before_every_normal_entry_it_appends() -> None:
+    """Its own proposals, forwarded ones and its no-op; configuration changes stay as they
+    are, and followers store exactly what the leader appended."""
+    stamps = iter(range(100, 200))
+
+    def core(cfg, storage, rng) -> RaftCore:  # type: ignore[no-untyped-def]
+        return RaftCore(cfg, storage, rng, header=lambda: b"<%d>" % next(stamps))
+
+    c = Cluster([1, 2, 3], core=core)
+    leader = c.elect(1)
+    leader.propose_many((b"a", b"b"))
+    c.stabilize()
+    c.cores[2].propose(b"forwarded")
+    c.stabilize()
+    for node in (1, 2, 3):
+        assert c.payloads(node)[-3:] == [b"<101>a", b"<101>b", b"<102>forwarded"]
+        assert c.payloads(node)[-4].endswith(b">")  # the no-op: a header and nothing else

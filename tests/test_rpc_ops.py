@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from rpc_helpers import BTC, ETH, LocalBackend, Peer, serving
+from rpc_helpers import BTC, ETH, START_MS, LocalBackend, Peer, serving
 
 from net.rpc import RpcError
 
@@ -80,6 +80,7 @@ async def test_a_resting_order_and_its_generated_client_id(alice: Peer) -> None:
         "remaining_qty": "0.25",
         "avg_price": None,
         "trades": [],
+        "time": START_MS,
         "index": alice.backend.ledger.index,
     }
     found = await alice.call({"op": "order", "client_id": client_id})
@@ -103,6 +104,7 @@ async def test_a_fill_over_two_makers(alice: Peer, bob: Peer) -> None:
             "taker_order": 3,
             "maker_owner": "bob",
             "taker_owner": "alice",
+            "time": START_MS,
             "index": index,
         }
 
@@ -116,6 +118,7 @@ async def test_a_fill_over_two_makers(alice: Peer, bob: Peer) -> None:
         # (1001 * 500 + 1003 * 200) / 700 ticks, rounded to 1 + 8 places
         "avg_price": "100.157142857",
         "trades": [fill(1, "100.1", "0.5", first), fill(2, "100.3", "0.2", second)],
+        "time": START_MS,
         "index": index,
     }
 
@@ -204,7 +207,8 @@ async def test_json_numbers_are_read_through_their_decimal_text(alice: Peer) -> 
         ({"market": None}, "market: required"),
         ({"market": 7}, "market: expected a market symbol"),
         ({"side": "up"}, "side: expected one of buy, sell"),
-        ({"type": "stop"}, "type: expected one of limit, market"),
+        ({"type": "stop"}, "trigger: required for a stop order"),
+        ({"type": "iceberg"}, "type: expected one of limit, market, stop, stop_limit"),
         ({"tif": "day"}, "tif: expected one of gtc, ioc, fok"),
         ({"stp": "yes"}, "stp: expected one of none"),
         ({"post_only": "yes"}, "post_only: expected true or false"),
@@ -308,7 +312,10 @@ async def test_amend_down_keeps_the_order_and_reports_it(alice: Peer) -> None:
         "remaining_qty": "0.4",
         "status": "resting",
         "tif": "gtc",
+        "expire_at": None,
+        "trigger": None,
         "post_only": False,
+        "time": START_MS,
         "index": alice.backend.ledger.index,
     }
     assert amended == await alice.call({"op": "order", "client_id": "a1"})
@@ -396,6 +403,7 @@ async def test_trades_since_and_limit(alice: Peer, bob: Peer) -> None:
         "taker_order",
         "maker_owner",
         "taker_owner",
+        "time",
         "index",
     }
     later = await alice.call({"op": "trades", "market": BTC, "since": 1, "limit": 1})

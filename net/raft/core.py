@@ -13,6 +13,7 @@ bugs (``net/sim/bugs.py``) override them in a subclass, so no test switch lives 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
@@ -55,10 +56,16 @@ class RaftCore:
     """One Raft peer's decisions. Restart it from durable storage only (Config.applied tells
     where the state machine's snapshot left off); fields are readable views, not inputs."""
 
-    def __init__(self, cfg: Config, storage: LogStore, rng: Rng) -> None:
+    def __init__(
+        self, cfg: Config, storage: LogStore, rng: Rng, header: Callable[[], bytes] | None = None
+    ) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self._rng = rng
+        # What a leader writes before each normal payload it appends (its own proposals,
+        # forwarded ones and its no-op alike): the application's stamp, e.g. the leader's
+        # clock (net/machine.py), computed once per append. The core never reads it back.
+        self._header = header
         self.log = RaftLog(storage)
         hs, conf = storage.initial_state()
         self.conf: ConfState = conf
@@ -292,7 +299,9 @@ class RaftCore:
         # refuse configuration changes until everything inherited is applied
         self.pending_conf_index = last
         # the no-op: only an entry of the leader's own term can commit what it inherited
-        self.log.append(single_term_run(last + 1, self.term, _NORMAL, (b"",)))
+        self.log.append(
+            single_term_run(last + 1, self.term, _NORMAL, self._stamped(_NORMAL, (b"",)))
+        )
         self._dirty = True
         if self._removed():
             self._hand_over()  # elected to pass the log on (see _promotable)
@@ -483,11 +492,25 @@ class RaftCore:
         if EntryKind.CONF in kinds:
             self._check_conf_proposal(kinds)
         first = self.log.last_index() + 1
-        self.log.append(single_term_run(first, self.term, kinds, payloads))
+        self.log.append(single_term_run(first, self.term, kinds, self._stamped(kinds, payloads)))
         if EntryKind.CONF in kinds:
             self.pending_conf_index = first + kinds.index(EntryKind.CONF)
         self.uncommitted_bytes += size
         self._dirty = True
+
+    def _stamped(self, kinds: bytes, payloads: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        """The payloads as this leader appends them: the header before each normal one."""
+        if self._header is None:
+            return payloads
+        header = self._header()
+        if EntryKind.CONF not in kinds:
+            return tuple([header + p for p in payloads])
+        return tuple(
+            [
+                header + p if k == EntryKind.NORMAL else p
+                for k, p in zip(kinds, payloads, strict=True)
+            ]
+        )
 
     def _check_conf_proposal(self, kinds: bytes) -> None:
         """One change at a time, and only once this leader's own term has committed an entry

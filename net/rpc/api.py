@@ -28,6 +28,7 @@ from .requests import (
     BookRequest,
     CancelAllRequest,
     CancelRequest,
+    CandlesRequest,
     DigestRequest,
     MarketsRequest,
     OrderRequest,
@@ -35,6 +36,7 @@ from .requests import (
     StatusRequest,
     SubmitRequest,
     SyncRequest,
+    TickerRequest,
     TradesRequest,
     TransferRequest,
     WhoamiRequest,
@@ -114,6 +116,13 @@ class Api:
                 if found is None:
                     raise RpcError(ERR_NOT_FOUND, missing)
                 return self._order_view(exchange, found)
+            case CandlesRequest(market=symbol, interval=interval, limit=limit):
+                market = exchange.markets[symbol]
+                bars = exchange.candles(symbol, interval, limit)
+                return [views.candle_view(market, bar) for bar in bars]
+            case TickerRequest(market=symbol):
+                ticker = exchange.ticker(symbol)
+                return views.ticker_view(exchange.markets[symbol], exchange.time, ticker)
             case SyncRequest(index=index, timeout=timeout):
                 return {"index": await peer.wait_applied(index, timeout)}
         raise AssertionError(f"unhandled request {request!r}")

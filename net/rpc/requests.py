@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import engine
 from engine import Exchange, InvalidInput, Market, OrderView
+from engine.candles import INTERVALS, MAX_BARS
 from engine.commands import MAX_NAME
 
 from .errors import ERR_NOT_FOUND, ERR_UNKNOWN_OP, RpcError
@@ -26,6 +27,7 @@ DEFAULT_DEPTH, MAX_DEPTH = 20, 1000  # book levels per side
 DEFAULT_TRADES, MAX_TRADES = 100, 1000  # trades per reply
 DEFAULT_ORDERS, MAX_ORDERS = 1000, 1000  # orders per reply
 DEFAULT_SYNC_MS, MAX_SYNC_MS = 5000, 60000  # how long `sync` may wait
+DEFAULT_CANDLES = 100  # bars per reply (at most engine.candles.MAX_BARS)
 MAX_ID = 2**63 - 1  # order ids, trade ids and log indexes
 _MAX_SHOWN = 40  # characters of a bad value quoted back in an error
 
@@ -114,6 +116,18 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CandlesRequest:
+    market: str
+    interval: str  # one of engine.candles.INTERVALS
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class TickerRequest:
+    market: str
+
+
+@dataclass(frozen=True, slots=True)
 class SyncRequest:
     index: int
     timeout: float  # seconds
@@ -134,6 +148,8 @@ Request = (
     | TradesRequest
     | OrdersRequest
     | OrderRequest
+    | CandlesRequest
+    | TickerRequest
     | SyncRequest
 )
 
@@ -167,8 +183,8 @@ def _submit(p: dict, exchange: Exchange, owner: str) -> SubmitRequest:
     market = _market(p, exchange)
     kind = p.get("type")
     price = _amount(p, "price", market.price_units)
-    if price is None and kind in (None, "limit"):
-        raise RpcError.invalid("price", "required for a limit order")
+    if price is None and kind in (None, "limit", "stop_limit"):
+        raise RpcError.invalid("price", f"required for a {kind or 'limit'} order")
     qty = _amount(p, "qty", market.qty_units)
     if qty is None:
         raise RpcError.invalid("qty", "required")
@@ -183,6 +199,8 @@ def _submit(p: dict, exchange: Exchange, owner: str) -> SubmitRequest:
         "price": price,
         "qty": qty,
         "tif": p.get("tif"),
+        "expire_at": p.get("expire_at"),  # ms of consensus time (the engine checks it)
+        "trigger": _amount(p, "trigger", market.price_units),
         "post_only": p.get("post_only"),
         "stp": p.get("stp"),
         "client_id": uuid.uuid4().hex if generated else client_id,
@@ -216,7 +234,9 @@ def _amend(p: dict, exchange: Exchange, owner: str) -> AmendRequest:
     assert market is not None  # markets are never removed
     qty = _amount(p, "qty", market.qty_units)
     price = _amount(p, "price", market.price_units)
-    form = {"op": "amend", "owner": owner, "order_id": order_id, "qty": qty, "price": price}
+    trigger = _amount(p, "trigger", market.price_units)
+    form = {"op": "amend", "owner": owner, "order_id": order_id, "qty": qty, "price": price,
+            "trigger": trigger}  # fmt: skip
     return AmendRequest(_command(form, engine.Amend), before)
 
 
@@ -268,6 +288,16 @@ def _order(p: dict, exchange: Exchange, owner: str) -> OrderRequest:
     return OrderRequest(None, _client_id(p))
 
 
+def _candles(p: dict, exchange: Exchange, owner: str) -> CandlesRequest:
+    market = _market(p, exchange)
+    interval = p.get("interval", "1m")
+    if interval not in INTERVALS:
+        raise RpcError.invalid("interval", f"expected one of {', '.join(INTERVALS)}")
+    return CandlesRequest(
+        market.symbol, interval, _integer(p, "limit", DEFAULT_CANDLES, 1, MAX_BARS)
+    )
+
+
 def _sync(p: dict, exchange: Exchange, owner: str) -> SyncRequest:
     index = _integer(p, "index", None, 0, MAX_ID)
     timeout_ms = _integer(p, "timeout_ms", DEFAULT_SYNC_MS, 0, MAX_SYNC_MS)
@@ -280,13 +310,25 @@ _OPS: dict[str, tuple[frozenset[str], _Parser]] = {
     "markets": (frozenset(), lambda *_: MarketsRequest()),
     "submit": (
         frozenset(
-            ("market", "side", "type", "price", "qty", "tif", "post_only", "stp", "client_id")
+            (
+                "market",
+                "side",
+                "type",
+                "price",
+                "qty",
+                "tif",
+                "expire_at",
+                "trigger",
+                "post_only",
+                "stp",
+                "client_id",
+            )
         ),
         _submit,
     ),
     "cancel": (frozenset(("order_id", "client_id")), _cancel),
     "cancel_all": (frozenset(("market",)), _cancel_all),
-    "amend": (frozenset(("order_id", "qty", "price")), _amend),
+    "amend": (frozenset(("order_id", "qty", "price", "trigger")), _amend),
     "transfer": (frozenset(("to", "asset", "amount")), _transfer),
     "whoami": (frozenset(), lambda *_: WhoamiRequest()),
     "balances": (frozenset(), lambda *_: BalancesRequest()),
@@ -294,6 +336,11 @@ _OPS: dict[str, tuple[frozenset[str], _Parser]] = {
     "trades": (frozenset(("market", "since", "limit")), _trades),
     "orders": (frozenset(("market", "open", "since", "limit")), _orders),
     "order": (frozenset(("order_id", "client_id")), _order),
+    "candles": (frozenset(("market", "interval", "limit")), _candles),
+    "ticker": (
+        frozenset(("market",)),
+        lambda p, exchange, _: TickerRequest(_market(p, exchange).symbol),
+    ),
     "digest": (frozenset(), lambda *_: DigestRequest()),
     "sync": (frozenset(("index", "timeout_ms")), _sync),
 }

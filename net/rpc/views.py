@@ -26,7 +26,7 @@ from engine import (
     Trade,
 )
 from engine.events import REJECT_FORBIDDEN, REJECT_INSUFFICIENT_FUNDS, REJECT_NOT_FOUND
-from engine.orders import PARTIALLY_FILLED, RESTING
+from engine.orders import PARTIALLY_FILLED, RESTING, UNTRIGGERED
 
 from .errors import ERR_FORBIDDEN, ERR_INVALID, ERR_NOT_FOUND, RpcError
 
@@ -56,8 +56,34 @@ def trade_view(market: Market, trade: Trade) -> dict:
         "taker_order": trade.taker_order,
         "maker_owner": trade.maker_owner,
         "taker_owner": trade.taker_owner,
+        "time": trade.time,
         "index": trade.index,
     }
+
+
+def candle_view(market: Market, bar: tuple[int, int, int, int, int, int]) -> dict:
+    """One OHLCV bar of ``Exchange.candles``: its start (ms of consensus time), decimals."""
+    start, open_, high, low, close, volume = bar
+    price = market.price_text
+    return {"time": start, "open": price(open_), "high": price(high), "low": price(low),
+            "close": price(close), "volume": market.qty_text(volume)}  # fmt: skip
+
+
+def ticker_view(market: Market, time: int, ticker: tuple[int, int, int, int, int] | None) -> dict:
+    """The 24 h ticker at consensus ``time`` (nulls for a market that never traded)."""
+    if ticker is None:
+        return {"market": market.symbol, "last": None, "change": None, "high": None,
+                "low": None, "volume": market.qty_text(0), "time": time}  # fmt: skip
+    last, change, high, low, volume = ticker
+    price = market.price_text
+    return {"market": market.symbol, "last": price(last), "change": _signed(market, change),
+            "high": price(high), "low": price(low), "volume": market.qty_text(volume),
+            "time": time}  # fmt: skip
+
+
+def _signed(market: Market, ticks: int) -> str:
+    """A price difference: ``price_text`` of its size, with a minus when it fell."""
+    return ("-" if ticks < 0 else "") + market.price_text(abs(ticks))
 
 
 def book_view(market: Market, index: int, bids: list, asks: list) -> dict:
@@ -85,7 +111,10 @@ def order_view(market: Market, order: OrderView, index: int) -> dict:
         "remaining_qty": market.qty_text(order.remaining_qty),
         "status": order.status,
         "tif": order.tif,
+        "expire_at": order.expire_at,
+        "trigger": None if order.trigger is None else market.price_text(order.trigger),
         "post_only": order.post_only,
+        "time": order.time,
         "index": index,
     }
 
@@ -103,6 +132,7 @@ def submit_result(exchange: Exchange, events: list[Event]) -> dict:
         "remaining_qty": market.qty_text(done.remaining_qty),
         "avg_price": market.avg_price_text(done.notional, done.filled_qty),
         "trades": [trade_view(market, trade) for trade in done.trades],
+        "time": done.time,
         "index": done.index,
     }
 
@@ -135,13 +165,14 @@ def amend_result(exchange: Exchange, before: OrderView, events: list[Event], ind
     raise_rejection(events)
     amended = _first(events, Amended)
     filled = amended.qty - amended.remaining_qty
-    status = PARTIALLY_FILLED if filled else RESTING
+    status = UNTRIGGERED if amended.trigger is not None else PARTIALLY_FILLED if filled else RESTING
     remaining = amended.remaining_qty
     for event in events:
         if type(event) is Done:
             status, filled, remaining = event.status, event.filled_qty, event.remaining_qty
     after = before._replace(
         price=amended.price,
+        trigger=amended.trigger,
         qty=amended.qty,
         filled_qty=filled,
         remaining_qty=remaining,

@@ -16,7 +16,8 @@ from net.sim.bugs import Bugs
 from net.sim.simulation import SimOptions, Simulation
 
 #: What the summary line adds up over the seeds: what the runs exercised.
-SUMMED = ("commands", "acked", "registered", "accepted", "no_funds", "trades", "forged",
+SUMMED = ("commands", "acked", "registered", "accepted", "no_funds", "trades", "expired",
+          "triggered", "forged",
           "joins", "leaves", "wipes", "snapshots", "crashes", "pauses", "slow_disks",
           "write_errors", "partitions")  # fmt: skip
 LABELS = {"commands": "commands_committed"}

@@ -38,6 +38,7 @@ Simulated peer (``net/sim/node.py``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from engine import Command, parse_command
@@ -91,9 +92,16 @@ NO_BUGS = Bugs()
 
 
 class BuggyCore(RaftCore):
-    def __init__(self, cfg: Config, storage: LogStore, rng: Rng, bugs: Bugs) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        storage: LogStore,
+        rng: Rng,
+        bugs: Bugs,
+        header: Callable[[], bytes] | None = None,
+    ) -> None:
         self.bugs = bugs
-        super().__init__(cfg, storage, rng)
+        super().__init__(cfg, storage, rng, header)
 
     def _may_vote(self, m: Msg, pre: bool) -> bool:
         return super()._may_vote(m, pre) or (self.bugs.double_vote and not pre)
@@ -194,7 +202,7 @@ def shell_class(bugs: Bugs) -> type[Shell]:
 
     class BuggyShell(Shell):
         def _new_core(self, cfg: Config) -> RaftCore:
-            return BuggyCore(cfg, self.storage, self._rng, bugs)
+            return BuggyCore(cfg, self.storage, self._rng, bugs, self._time_header)
 
         def _new_machine(self) -> Machine:
             return machine()

@@ -21,14 +21,16 @@ from engine import (
     Accepted,
     AccountOpened,
     Cancelled,
+    Done,
     Event,
     Exchange,
     Rejected,
     Trade,
     Transferred,
+    Triggered,
 )
 from engine.events import REJECT_INSUFFICIENT_FUNDS
-from net.machine import Applied
+from net.machine import Applied, split_stamp
 from net.raft import (
     MT,
     Compacted,
@@ -71,7 +73,8 @@ class Invariant(Enum):
 #: What a signed batch's payload starts with (``net/traders.py``): its key follows.
 SIGNED_HEAD = b'{"t":["'
 KEY_END = len(SIGNED_HEAD) + 64
-#: Events that name the trader whose command made them (a trade names both sides).
+#: Events that name the trader whose command made them (a trade names both sides), or
+#: whose stop that command's trades triggered.
 OWNED = (Accepted, Rejected, Cancelled, AccountOpened, Transferred)
 
 
@@ -121,6 +124,7 @@ class Checker:
         self.joins = 0  # learners added, canonically
         self.forged_kinds: Counter[str] = Counter()  # entries the forger made, committed
         self.registered = self.accepted = self.no_funds = self.trades = 0
+        self.expired = self.triggered = 0
 
     # -- elections --
 
@@ -296,8 +300,12 @@ class Checker:
         self._h_payloads.append(payload)
         self._h_outcomes.append(outcomes)
         self._h_effects.append(effects)
-        signer = signer_of(payload)
+        _, body = split_stamp(payload)  # (the leader's time; what was proposed follows)
+        signer = signer_of(body)
         name = (traders or {}).get(signer or "")
+        expiries = [a for a in outcomes if a.by_time]
+        self._check_expiries(node, index, expiries)
+        outcomes = outcomes[len(expiries) :]  # (they lead, see Machine.apply)
         for applied in outcomes:
             if applied.events is None and applied.error is None:
                 continue  # a duplicate, skipped by the machine
@@ -306,8 +314,16 @@ class Checker:
                 raise Violation(Invariant.EXACTLY_ONCE, f"request {_short(key)} applied twice")
             self.outcomes[key] = (index, applied.events or [])
             self.commands += 1
+            fired: set[int] = set()  # stops this command's trades triggered: their owners'
             for event in applied.events or ():
-                if signer is not None and isinstance(event, OWNED) and event.owner != name:
+                if isinstance(event, Triggered):
+                    fired.add(event.order_id)
+                if (
+                    signer is not None
+                    and isinstance(event, OWNED)
+                    and event.owner != name
+                    and getattr(event, "order_id", None) not in fired  # (accounts have none)
+                ):
                     raise Violation(
                         Invariant.FORGERY_REFUSED,
                         f"entry {index}, signed by {signer[:8]} ({name}), made {event!r}",
@@ -323,11 +339,13 @@ class Checker:
                             )
                 elif isinstance(event, Trade):
                     self.trades += 1
+                elif isinstance(event, Triggered):
+                    self.triggered += 1
                 elif isinstance(event, Rejected) and event.code == REJECT_INSUFFICIENT_FUNDS:
                     self.no_funds += 1
                 elif isinstance(event, AccountOpened):
                     self.registered += 1
-        self._check_forged(node, index, payload, signer, outcomes, refused, touched)
+        self._check_forged(node, index, body, signer, outcomes, refused, touched)
         if kind == EntryKind.CONF:
             conf = apply_conf_change(self.conf, ConfChange.decode(payload), index)
             if conf is not self.conf:
@@ -384,6 +402,21 @@ class Checker:
                 f"n{node}: the {kind} entry at {index}: outcomes {seen}, refused {refused}, "
                 f"engine {'handed a command' if touched else 'untouched'}",
             )
+
+    def _check_expiries(self, node: int, index: int, expiries: list[Applied]) -> None:
+        """What an entry's time did by itself: orders leaving as expired, nothing else."""
+        for applied in expiries:
+            for event in applied.events or ():
+                if not (
+                    (isinstance(event, Cancelled) and event.reason == "expired")
+                    or isinstance(event, Done)
+                ):
+                    raise Violation(
+                        Invariant.STATE_MACHINE_SAFETY,
+                        f"n{node}: the time of entry {index} made {event!r}",
+                    )
+                if isinstance(event, Cancelled):
+                    self.expired += 1
 
     def check_money(self, node: int, index: int, exchange: Exchange) -> None:
         """Conservation: every asset's total (accounts and fees) is what was granted, and no

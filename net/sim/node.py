@@ -22,6 +22,7 @@ trader's: a command's owner is this machine's registered name.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from net.sim.workload import Client
 
 CLUSTER = "sim"
+SIM_EPOCH_MS = 1_800_000_000_000  # what the machines' clocks read when a run starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,9 @@ class SimNode:
         self.refused_seen = 0  # the machine's refused count after the entry last applied
         self.tick_ms = TICK_MS + sim.rng.randint(-1, 1)  # clocks drift a little
         self.key = TraderKey.from_seed(sim.rng.randbytes(32))  # the data dir's trader key
+        # its wall clock: off by up to a second either way, so leaders disagree about time
+        # (from its slot, not the run's random stream: seeds keep reproducing what they did)
+        self.clock_skew_ms = zlib.crc32(b"clock %d" % slot) % 2001 - 1000
 
     @property
     def id(self) -> int:
@@ -126,9 +131,14 @@ class SimNode:
             node_id, self.name, addr_of(node_id), self.storage,
             cluster=CLUSTER, timing=sim.timing, raft=sim.weather.config(),
             rng=random.Random(sim.rng.getrandbits(64)), first_seq=self.boots << 40,
-            now=sim.now(), key=self.key, money=sim.money, max_voters=sim.opts.voter_cap,
+            now=sim.now(), key=self.key, money=sim.money, wall=self.wall,
+            max_voters=sim.opts.voter_cap,
             observer=self,
         )  # fmt: skip
+
+    def wall(self) -> int:
+        """This machine's clock in ms (what it stamps entries with when it leads)."""
+        return SIM_EPOCH_MS + self.sim.loop.now + self.clock_skew_ms
 
     def found(self, founders: list[Member]) -> None:
         """Write the founding entries with the shell's own ``found``, before this machine's
@@ -445,7 +455,7 @@ class SimNode:
         assert shell.core is not None
         machine = shell.machine
         refused, self.refused_seen = machine.refused - self.refused_seen, machine.refused
-        touched = machine.exchange.applied_index == index  # the engine was handed a command
+        touched = machine.engine_index == index  # the engine was handed a command
         checker.on_apply(
             self.id, index, term, kind, payload, outcomes, shell.core.term, refused, touched,
             machine.traders,

@@ -77,6 +77,8 @@ class SimResult:
     accepted: int  # orders the engine accepted
     no_funds: int  # orders rejected as insufficient_funds
     trades: int
+    expired: int  # good-till-date orders that entries' time expired
+    triggered: int  # stops that trades triggered
     forged: int  # forged entries committed (each refused as it must be)
     trace: list[str] = field(default_factory=list)
 
@@ -91,6 +93,7 @@ class Simulation:
             raise ValueError("nodes must be between 1 and 9")
         self.opts = opts
         self.rng = random.Random(opts.seed * 16 + opts.nodes)
+        self.orders_rng = random.Random(f"orders {opts.seed} {opts.nodes}")  # (workload.py)
         self.weather = Weather.draw(self.rng)
         if self.weather.chunk_bytes < opts.min_chunk_bytes:
             self.weather = replace(self.weather, chunk_bytes=opts.min_chunk_bytes)
@@ -236,7 +239,8 @@ class Simulation:
             joins=h.joins, leaves=o.leaves, wipes=o.wipes, snapshots=self.snapshots,
             pauses=f.pauses, slow_disks=f.slow_disks, write_errors=f.write_errors,
             registered=h.registered, accepted=h.accepted, no_funds=h.no_funds, trades=h.trades,
-            forged=h.forged_kinds.total(), trace=self.trace.lines,
+            expired=h.expired, triggered=h.triggered, forged=h.forged_kinds.total(),
+            trace=self.trace.lines,
         )  # fmt: skip
 
     def _run_until(self, t: int, deadline: int) -> bool:

@@ -13,7 +13,9 @@ is what puts duplicates in the log.
 The orders are sized for the default grant (BTC=10, ETH=100, USD=1000000) near a price of
 30,000 (BTC) or 2,000 (ETH): most are funded, and now and then a large one is not
 (``insufficient_funds``); cancels and amends mostly name the client's own orders, and
-transfers move a little money to another machine's trader.
+transfers move a little money to another machine's trader. Some orders are good till a
+date a few seconds ahead (expired by the leaders' time ticks) and some are stops around the
+middle price (triggered by the trades of others).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Client:
             market = r < 0.08
             symbol, mid = MARKETS[0] if rng.random() < 0.85 else MARKETS[1]
             big = rng.random() < 0.1  # 5 to 15 coins: a sell of more than is held fails
-            return {
+            order = {
                 "op": "submit",
                 "owner": owner,
                 "market": symbol,
@@ -88,6 +90,7 @@ class Client:
                 "stp": "none",
                 "client_id": f"{self.name}-{self.seq}",
             }
+            return self._timed(order, mid)
         if self.orders and rng.random() < 0.8:
             order_id = rng.choice(self.orders[-20:])
         else:
@@ -105,6 +108,21 @@ class Client:
             return {"op": "transfer", "owner": owner, "to": rng.choice(others or [owner]),
                     "asset": "USD" if usd else "BTC", "amount": amount}  # fmt: skip
         return {"op": "cancel_all", "owner": owner, "market": None}
+
+    def _timed(self, order: dict, mid: int) -> dict:
+        """Now and then a good-till-date order (expiring within 3 s of this machine's clock,
+        which may be a second off the leader's) or a stop near the middle price. Drawn from
+        a stream of its own, so that the run's faults and timing stay what a seed made them
+        before these orders existed."""
+        rng = self.sim.orders_rng
+        roll = rng.random()
+        if order["type"] == "limit" and roll < 0.12:
+            order.update(tif="gtd", expire_at=self.node.wall() + rng.randint(-200, 3000))
+        elif roll < 0.2:
+            stop_limit = order["type"] == "limit"
+            order.update(type="stop_limit" if stop_limit else "stop", tif=None,
+                         trigger=mid + rng.randint(-4, 4))  # fmt: skip
+        return order
 
     def _send(self) -> None:
         sim = self.sim
