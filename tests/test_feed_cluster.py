@@ -8,7 +8,10 @@ dropped with 1008 while the peer, its RPC and its other subscribers go on.
 
 import asyncio
 import random
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 from cluster_helpers import Peer, converged, poll
 from test_feed_helpers import WAIT, RawWebsocket
@@ -79,6 +82,17 @@ async def trade(peers: list[Peer], rng: random.Random, count: int) -> None:
         await asyncio.gather(*batch)
 
 
+async def example(*args: str) -> str:
+    """Run examples/feed_client.py; its output (it must exit 0)."""
+    script = Path(__file__).parent.parent / "examples" / "feed_client.py"
+    command = [sys.executable, str(script), args[0], BTC, *args[1:]]
+    done = await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def all_trade_ids(peer: Peer) -> list[int]:
     trades = await peer.call({"op": "trades", "market": BTC, "limit": 1000})
     return [t["trade_id"] for t in trades]  # type: ignore[union-attr]
@@ -126,6 +140,9 @@ async def test_two_peers_send_equal_books_and_a_client_resumes_on_the_other(make
             ]
             assert len(local.levels("ask")) == len(book["asks"])  # type: ignore[arg-type]
         assert first.books[BTC].checksum() == second.books[BTC].checksum()
+        # the example client shows the same book, verified, from either peer
+        shown = await example(peers[1].addr, "--count", "1")
+        assert f"@ {index}  checksum {first.books[BTC].checksum()} ok" in shown, shown
 
         # the mover got every trade exactly once, across two peers
         ids = [t["trade_id"] for t in mover.trades]
