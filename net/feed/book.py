@@ -15,7 +15,7 @@ All work is on integers (ticks, lots); only what is sent is rendered.
 
 from engine import Exchange
 
-from .checksum import CHECKSUM_LEVELS, book_checksum
+from .checksum import CHECKSUM_LEVELS, pieces_checksum
 from .connection import Connection
 from .messages import encode
 from .protocol import Subscription
@@ -45,6 +45,8 @@ class MarketBook:
         self.groups: dict[int, BookGroup] = {}
         self.bids: Levels = []
         self.asks: Levels = []
+        self._read_bids: list = []  # as Exchange.depth gave them (with order counts)
+        self._read_asks: list = []
         self.checksum = 0
         self.index = 0  # the exchange index of the last read
 
@@ -113,17 +115,16 @@ class MarketBook:
     def _read(self, exchange: Exchange, depth: int) -> bool:
         """Read the book to ``depth``; whether it differs from the last read."""
         self.index = exchange.applied_index
-        bids, asks = exchange.depth(self.symbol, depth)
-        bids = [(p, q) for p, q, _ in bids]
-        asks = [(p, q) for p, q, _ in asks]
-        if bids == self.bids and asks == self.asks:
+        bids, asks = exchange.depth(self.symbol, depth)  # (ticks, lots, orders) levels
+        if bids == self._read_bids and asks == self._read_asks:
             return False
-        self.bids, self.asks = bids, asks
-        texts = self.texts
-        top = CHECKSUM_LEVELS
-        self.checksum = book_checksum(
-            [(texts.price(p), texts.qty(q)) for p, q in bids[:top]],
-            [(texts.price(p), texts.qty(q)) for p, q in asks[:top]],
+        self._read_bids, self._read_asks = bids, asks
+        self.bids = [(p, q) for p, q, _ in bids]
+        self.asks = [(p, q) for p, q, _ in asks]
+        piece, top = self.texts.piece, CHECKSUM_LEVELS
+        self.checksum = pieces_checksum(
+            [piece(p, q, True) for p, q in self.bids[:top]],
+            [piece(p, q, False) for p, q in self.asks[:top]],
         )
         return True
 

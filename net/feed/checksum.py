@@ -27,17 +27,33 @@ CHECKSUM_LEVELS: Final = 25  # levels per side that the checksum covers
 TextLevel = Sequence[str]
 
 
+def piece(level: TextLevel, is_bid: bool) -> str:
+    """One level's part of the text: ``price:qty`` for a bid, ``price:-qty`` for an ask."""
+    return f"{level[0]}:{level[1]}" if is_bid else f"{level[0]}:-{level[1]}"
+
+
+def pieces_text(bids: Sequence[str], asks: Sequence[str]) -> str:
+    """The canonical text from each side's pieces (best first), interleaved bid first."""
+    bids, asks = bids[:CHECKSUM_LEVELS], asks[:CHECKSUM_LEVELS]
+    parts = [part for pair in zip(bids, asks, strict=False) for part in pair]
+    shorter = min(len(bids), len(asks))
+    parts += bids[shorter:] or asks[shorter:]  # one side ran out: the other runs on
+    return ":".join(parts)
+
+
 def checksum_text(bids: Sequence[TextLevel], asks: Sequence[TextLevel]) -> str:
     """The canonical text of the top levels (best first on each side); see the module doc."""
-    parts: list[str] = []
-    for i in range(CHECKSUM_LEVELS):
-        if i < len(bids):
-            parts.append(f"{bids[i][0]}:{bids[i][1]}")
-        if i < len(asks):
-            parts.append(f"{asks[i][0]}:-{asks[i][1]}")
-    return ":".join(parts)
+    return pieces_text(
+        [piece(level, True) for level in bids[:CHECKSUM_LEVELS]],
+        [piece(level, False) for level in asks[:CHECKSUM_LEVELS]],
+    )
 
 
 def book_checksum(bids: Sequence[TextLevel], asks: Sequence[TextLevel]) -> int:
     """CRC-32 of :func:`checksum_text`, unsigned (0 to 2**32 - 1)."""
     return zlib.crc32(checksum_text(bids, asks).encode("ascii"))
+
+
+def pieces_checksum(bids: Sequence[str], asks: Sequence[str]) -> int:
+    """:func:`book_checksum` from pieces a caller keeps (the server renders each once)."""
+    return zlib.crc32(pieces_text(bids, asks).encode("ascii"))
