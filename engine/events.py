@@ -5,9 +5,9 @@ nothing in the engine reads them back, except that a submit's :class:`Done` is k
 order so a repeated submit (same owner and client id) can return it unchanged. Prices are
 ticks and quantities lots, as everywhere in the engine.
 
-Every event of an order's life carries the log ``index`` and the consensus ``time`` (ms since
-the epoch, :attr:`engine.Exchange.time`) of the entry that produced it, the same on every
-peer. ``time`` follows ``index`` and defaults to 0 (an exchange never given a time).
+Every event carries the log ``index`` and the consensus ``time`` (ms since the epoch,
+:attr:`engine.Exchange.time`) of the entry that produced it, the same on every peer.
+``time`` follows ``index`` and defaults to 0 (an exchange never given a time).
 """
 
 from typing import Final
@@ -17,16 +17,18 @@ from .records import Record, mypyc_attr
 
 @mypyc_attr(acyclic=True)
 class MarketCreated(Record):
-    _fields = ("symbol", "base", "quote", "tick", "lot", "index")
+    _fields = ("symbol", "base", "quote", "tick", "lot", "index", "time")
     __slots__ = _fields
 
-    def __init__(self, symbol: str, base: str, quote: str, tick: str, lot: str, index: int) -> None:
+    def __init__(self, symbol: str, base: str, quote: str, tick: str, lot: str, index: int,
+                 time: int = 0) -> None:  # fmt: skip
         self.symbol = symbol
         self.base = base
         self.quote = quote
         self.tick = tick
         self.lot = lot
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
@@ -301,40 +303,44 @@ class Triggered(Record):
 class Configured(Record):
     """Money is on: ``grant`` is each new account's, in units per asset (asset, units)."""
 
-    _fields = ("grant", "maker_fee_bps", "taker_fee_bps", "index")
+    _fields = ("grant", "maker_fee_bps", "taker_fee_bps", "index", "time")
     __slots__ = _fields
 
     def __init__(
         self, grant: tuple[tuple[str, int], ...], maker_fee_bps: int, taker_fee_bps: int,
-        index: int,
+        index: int, time: int = 0,
     ) -> None:  # fmt: skip
         self.grant = grant
         self.maker_fee_bps = maker_fee_bps
         self.taker_fee_bps = taker_fee_bps
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
 class AccountOpened(Record):
-    _fields = ("owner", "index")
+    _fields = ("owner", "index", "time")
     __slots__ = _fields
 
-    def __init__(self, owner: str, index: int) -> None:
+    def __init__(self, owner: str, index: int, time: int = 0) -> None:
         self.owner = owner
         self.index = index
+        self.time = time
 
 
 @mypyc_attr(acyclic=True)
 class Transferred(Record):
-    _fields = ("owner", "to", "asset", "amount", "index")
+    _fields = ("owner", "to", "asset", "amount", "index", "time")
     __slots__ = _fields
 
-    def __init__(self, owner: str, to: str, asset: str, amount: int, index: int) -> None:
+    def __init__(self, owner: str, to: str, asset: str, amount: int, index: int,
+                 time: int = 0) -> None:  # fmt: skip
         self.owner = owner
         self.to = to
         self.asset = asset
         self.amount = amount  # the asset's units
         self.index = index
+        self.time = time
 
 
 Event = (

@@ -276,7 +276,9 @@ class Exchange:
         self.markets[cmd.symbol] = market
         for each in self.markets.values():  # an asset's unit may have become finer
             each.set_units(ledger.by_name[each.base], ledger.by_name[each.quote])
-        events.append(MarketCreated(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, index))
+        events.append(
+            MarketCreated(cmd.symbol, cmd.base, cmd.quote, cmd.tick, cmd.lot, index, self.time)
+        )
 
     def _configure(self, cmd: Configure, index: int, events: list) -> None:
         ledger = self.ledger
@@ -304,7 +306,7 @@ class Exchange:
         ledger.grant = grant
         ledger.maker_bps, ledger.taker_bps = cmd.maker_fee_bps, cmd.taker_fee_bps
         granted = tuple((asset.name, grant[asset.asset_id]) for asset in ledger.assets)
-        events.append(Configured(granted, cmd.maker_fee_bps, cmd.taker_fee_bps, index))
+        events.append(Configured(granted, cmd.maker_fee_bps, cmd.taker_fee_bps, index, self.time))
 
     def _open_account(self, cmd: OpenAccount, index: int, events: list) -> None:
         ledger = self.ledger
@@ -325,7 +327,7 @@ class Exchange:
         account.balances = [Balance(amount) for amount in ledger.grant]
         for asset_id, amount in enumerate(ledger.grant):
             ledger.granted[asset_id] += amount
-        events.append(AccountOpened(cmd.owner, index))
+        events.append(AccountOpened(cmd.owner, index, self.time))
 
     def _transfer(self, cmd: Transfer, index: int, events: list) -> None:
         sender = self.owners.get(cmd.owner)
@@ -351,7 +353,7 @@ class Exchange:
         assert asset is not None and sender is not None and receiver is not None
         sender.balances[asset.asset_id].available -= cmd.amount
         receiver.balances[asset.asset_id].available += cmd.amount
-        events.append(Transferred(cmd.owner, cmd.to, cmd.asset, cmd.amount, index))
+        events.append(Transferred(cmd.owner, cmd.to, cmd.asset, cmd.amount, index, self.time))
 
     def _submit(self, cmd: Submit, index: int, events: list) -> None:
         owner, client_id = cmd.owner, cmd.client_id

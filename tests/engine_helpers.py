@@ -4,12 +4,15 @@
 * :func:`of` / :func:`one` / :func:`kinds` pick events out of an ``apply`` result.
 * :func:`command_streams` is the hypothesis strategy of random command streams used by the
   property and reference tests; :func:`money_streams` the same with money on (accounts,
-  holds, transfers, fees).
+  holds, transfers, fees). Both mix in good-till-date orders, stops and ticks
+  (:class:`Tick`: a log entry's time handed to ``Exchange.advance``); :func:`step` applies
+  either kind.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 from hypothesis import strategies as st
 
@@ -24,6 +27,9 @@ from engine import (
     OpenAccount,
     Submit,
     Transfer,
+    Triggered,
+    encode_command,
+    parse_command,
 )
 
 BTC = "BTC/USD"
@@ -144,34 +150,104 @@ def kinds(events: list) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
+def own_events(events: list) -> list:
+    """A command's own events: those before the first stop its trades triggered (whose
+    events follow, each group starting with its ``Triggered``). The command's own order
+    may trigger too (a stop crossed at entry, or amended to a crossed trigger)."""
+    own = getattr(events[0], "order_id", None) if events else None
+    starts = [i for i, e in enumerate(events) if type(e) is Triggered and e.order_id != own]
+    return events if not starts else events[: starts[0]]
+
+
 # ---------------------------------------------------------------------- random streams
 
 OWNERS = ("alice", "bob", "carol")
 CLIENT_IDS = ("c1", "c2", "c3", "c4")
 STP_MODES = ("none", "cancel_taker", "cancel_maker", "cancel_both")
+T0 = 1_800_000_000_000  # the consensus time (ms) most streams start at
 
-prices = st.integers(97, 103)  # a narrow band, so that orders cross often
+prices = st.integers(97, 103)  # a narrow band, so that orders cross (and trigger stops) often
 qtys = st.integers(1, 10)
 owners = st.sampled_from(OWNERS)
 client_ids = st.none() | st.none() | st.sampled_from(CLIENT_IDS)
+#: How far from the stream's time so far a gtd order expires (sometimes already past) or a
+#: tick moves the time (sometimes back, which changes nothing): see :func:`_resolved`.
+#: (Sampled rather than drawn from ranges, where small values would dominate.)
+expiry_offsets = st.sampled_from((-100, 0, 1, 500, 1_000, 2_000, 3_000, 5_000, 20_000))
+tick_offsets = st.sampled_from((-1_000, 0, 1, 500, 1_000, 1_000, 2_000, 3_000))
+
+
+class Tick(NamedTuple):
+    """Not a command: a log entry without commands, at consensus ``time`` (ms), which
+    :func:`step` hands to ``Exchange.advance``."""
+
+    time: int
+
+
+ticks = st.builds(Tick, tick_offsets)  # (offsets: see _resolved)
+
+
+def step(ex: Exchange, item: object, index: int) -> list:
+    """Apply a stream item at ``index``: a :class:`Tick` advances the time, a command applies."""
+    if isinstance(item, Tick):
+        return ex.advance(item.time, index)
+    return ex.apply(item, index)  # type: ignore[arg-type]
+
+
+def wire(item: object) -> object:
+    """A stream item as a peer gets it from the log (a command through its JSON form)."""
+    return item if isinstance(item, Tick) else parse_command(encode_command(item))  # type: ignore[arg-type]
 
 
 @st.composite
 def submits(draw: st.DrawFn, markets: tuple[str, ...]) -> Submit:
-    kind = draw(st.sampled_from(("gtc", "gtc", "gtc", "ioc", "fok", "post", "market", "mfok")))
+    """A submit of any type and time in force; a gtd order's ``expire_at`` is an offset
+    from the stream's time (:func:`_resolved` makes it absolute)."""
+    kind = draw(st.sampled_from(("gtc", "gtc", "gtc", "ioc", "fok", "post", "market", "mfok",
+                                 "gtd", "stop", "stop_limit", "stop_gtd")))  # fmt: skip
     owner = draw(owners)
     market = draw(st.sampled_from(markets))
     side = draw(st.sampled_from(("buy", "sell")))
     qty = draw(qtys)
     stp = draw(st.sampled_from(STP_MODES))
     client_id = draw(client_ids)
-    if kind in ("market", "mfok"):
+    if kind in ("market", "mfok", "stop"):
         price = draw(st.none() | prices)
-        tif = "fok" if kind == "mfok" else "ioc"
-        return Submit(owner, market, side, "market", price, qty, tif, False, stp, client_id)
+        tif = "fok" if kind == "mfok" else draw(st.sampled_from(("ioc", "ioc", "fok")))
+        trigger = draw(prices) if kind == "stop" else None
+        return Submit(owner, market, side, "stop" if trigger else "market", price, qty, tif,
+                      False, stp, client_id, trigger=trigger)  # fmt: skip
     price = draw(prices)
+    if kind in ("stop_limit", "stop_gtd"):
+        tif = "gtd" if kind == "stop_gtd" else draw(st.sampled_from(("gtc", "gtc", "ioc", "fok")))
+        expire_at = draw(expiry_offsets) if tif == "gtd" else None
+        return Submit(owner, market, side, "stop_limit", price, qty, tif, False, stp, client_id,
+                      expire_at, draw(prices))  # fmt: skip
+    if kind == "gtd":
+        post_only = draw(st.booleans())
+        return Submit(owner, market, side, "limit", price, qty, "gtd", post_only, stp, client_id,
+                      draw(expiry_offsets))  # fmt: skip
     tif = "gtc" if kind == "post" else kind
     return Submit(owner, market, side, "limit", price, qty, tif, kind == "post", stp, client_id)
+
+
+def _near_last(draw: st.DrawFn, cmd: Submit, scratch: Exchange) -> Submit:
+    """A stop with its trigger within two ticks of its market's last price, if there is
+    one, so that the next trades often cross it (or it is crossed already)."""
+    market = scratch.market(cmd.market)
+    if market is None or not market.last:
+        return cmd
+    return cmd._replace(trigger=max(1, market.last + draw(st.integers(-2, 2))))
+
+
+def _resolved(item: object, scratch: Exchange) -> object:
+    """A drawn item with its times made absolute: a tick's and a gtd order's are drawn as
+    offsets from the stream's time so far (``scratch.time``)."""
+    if isinstance(item, Tick):
+        return Tick(max(0, scratch.time + item.time))
+    if isinstance(item, Submit) and item.expire_at is not None:
+        return item._replace(expire_at=max(1, scratch.time + item.expire_at))
+    return item
 
 
 def order_ids(submitted: int) -> st.SearchStrategy[int]:
@@ -182,9 +258,11 @@ def order_ids(submitted: int) -> st.SearchStrategy[int]:
 
 @st.composite
 def amends(draw: st.DrawFn, submitted: int) -> Amend:
+    """New qty, price or both; sometimes a new trigger too (refused unless a stop waits)."""
     qty = draw(st.none() | qtys)
     price = draw(prices) if qty is None else draw(st.none() | prices)
-    return Amend(draw(owners), draw(order_ids(submitted)), qty, price)
+    trigger = draw(st.none() | st.none() | prices)
+    return Amend(draw(owners), draw(order_ids(submitted)), qty, price, trigger)
 
 
 @functools.cache
@@ -199,6 +277,8 @@ def commands(markets: tuple[str, ...], submitted: int) -> st.SearchStrategy:
         submits((*markets, UNKNOWN)),
         *order_changes(markets, ids, submitted),
         st.sampled_from(market_commands((BTC, ETH))),  # re-creating a market is rejected
+        ticks,
+        ticks,
     )
 
 
@@ -220,25 +300,32 @@ def market_commands(markets: tuple[str, ...]) -> list[CreateMarket]:
     return [CreateMarket(s, *s.split("/"), "0.01", "0.001") for s in markets]
 
 
+def _starts(draw: st.DrawFn) -> list:
+    """How a stream starts: mostly at time T0, sometimes with no time given at all (0)."""
+    return [Tick(T0)] if draw(st.sampled_from((True, True, False))) else []
+
+
 @st.composite
 def command_streams(draw: st.DrawFn, min_size: int = 5, max_size: int = 60) -> list:
-    """Create one or two markets, then a random mix of every kind of command.
+    """Create one or two markets, then a random mix of every kind of command, and ticks.
 
     Half of the cancels and amends by order id are aimed at an order that is open at that
     point (found by replaying the stream on a scratch exchange), usually as its owner; the
     rest name any id, often a finished, unknown or someone else's order."""
     markets = draw(st.sampled_from(((BTC,), (BTC, ETH))))
-    stream: list = market_commands(markets)
+    stream: list = [*_starts(draw), *market_commands(markets)]
     scratch = Exchange()
-    for i, cmd in enumerate(stream, 1):
-        scratch.apply(cmd, i)
+    for i, item in enumerate(stream, 1):
+        step(scratch, item, i)
     submitted = 0
     for _ in range(draw(st.integers(min_size, max_size))):
-        cmd = draw(commands(markets, submitted))
+        cmd = _resolved(draw(commands(markets, submitted)), scratch)
         if isinstance(cmd, Cancel | Amend) and cmd.order_id is not None and draw(st.booleans()):
             cmd = _aimed(draw, cmd, scratch)
+        elif isinstance(cmd, Submit) and cmd.trigger is not None and draw(st.booleans()):
+            cmd = _near_last(draw, cmd, scratch)
         submitted += isinstance(cmd, Submit)
-        scratch.apply(cmd, len(stream) + 1)
+        step(scratch, cmd, len(stream) + 1)
         stream.append(cmd)
     return stream
 
@@ -288,6 +375,8 @@ def money_commands(submitted: int) -> st.SearchStrategy:
         *[submits(markets)] * 8,
         submits((*markets, UNKNOWN)),
         *order_changes(markets, ids, submitted),
+        ticks,
+        ticks,
         transfers,
         transfers,
         st.builds(OpenAccount, st.sampled_from((NEWCOMER, *OWNERS))),  # dave's first opens
@@ -316,23 +405,25 @@ def money_streams(draw: st.DrawFn, min_size: int = 5, max_size: int = 60) -> lis
     now, after money is on; one needs a finer unit and is refused) and a second configure.
     """
     with_eth = draw(st.sampled_from((True, True, False)))  # else ETH/USD may come later
-    stream: list = list(MONEY_MARKETS if with_eth else MONEY_MARKETS[:1])
+    stream: list = [*_starts(draw), *(MONEY_MARKETS if with_eth else MONEY_MARKETS[:1])]
     grant = draw(st.sampled_from(ETH_GRANTS if with_eth else GRANTS))
     stream.append(Configure(grant, draw(fee_rates), draw(fee_rates)))
     stream.extend(OpenAccount(owner) for owner in OWNERS)
     stream.extend(draw(st.lists(limit_orders(markets_of(stream)), max_size=8)))  # liquidity
     scratch = Exchange()
-    for i, cmd in enumerate(stream, 1):
-        scratch.apply(cmd, i)
+    for i, item in enumerate(stream, 1):
+        step(scratch, item, i)
     submitted = 0
     for _ in range(draw(st.integers(min_size, max_size))):
-        cmd = draw(money_commands(submitted))
+        cmd = _resolved(draw(money_commands(submitted)), scratch)
         if isinstance(cmd, Cancel | Amend) and cmd.order_id is not None and draw(st.booleans()):
             cmd = _aimed(draw, cmd, scratch)
         elif isinstance(cmd, Submit) and cmd.price is not None and draw(st.booleans()):
             cmd = _crossing(draw, cmd, scratch)
+        if isinstance(cmd, Submit) and cmd.trigger is not None and draw(st.booleans()):
+            cmd = _near_last(draw, cmd, scratch)
         submitted += isinstance(cmd, Submit)
-        scratch.apply(cmd, len(stream) + 1)
+        step(scratch, cmd, len(stream) + 1)
         stream.append(cmd)
     return stream
 
@@ -351,9 +442,10 @@ def _crossing(draw: st.DrawFn, cmd: Submit, scratch: Exchange) -> Submit:
 
 
 def run(commands_: list, exchange: Exchange | None = None, start: int = 1):
-    """Apply commands at indexes start, start+1, ...; return (exchange, events per command)."""
+    """Apply commands (or ticks) at indexes start, start+1, ...; return (exchange, events per
+    command)."""
     ex = exchange if exchange is not None else Exchange()
-    out = [ex.apply(cmd, start + i) for i, cmd in enumerate(commands_)]
+    out = [step(ex, cmd, start + i) for i, cmd in enumerate(commands_)]
     return ex, out
 
 
@@ -367,5 +459,5 @@ def run_stream(stream: list, exchange: Exchange | None = None):
 
     Returns (exchange, the commands applied, their events)."""
     ex = exchange if exchange is not None else Exchange()
-    results = [ex.apply(cmd, i) for i, cmd in enumerate(stream, 1)]
+    results = [step(ex, item, i) for i, item in enumerate(stream, 1)]
     return ex, list(stream), results

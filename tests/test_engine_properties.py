@@ -1,9 +1,20 @@
 """Invariants over random command streams (several owners, one or two markets, every order
-type, time in force and STP mode, cancels and amends of random ids, repeated client ids)."""
+type, time in force and STP mode, stops and good-till-date orders, ticks of time, cancels
+and amends of random ids, repeated client ids)."""
 
 from collections import defaultdict
+from itertools import pairwise
 
-from engine_helpers import OPEN, OWNERS, command_streams, run_stream
+from engine_helpers import (
+    OPEN,
+    OWNERS,
+    Tick,
+    command_streams,
+    own_events,
+    run_stream,
+    step,
+    wire,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,20 +22,23 @@ from engine import (
     Accepted,
     Amended,
     Cancel,
+    Cancelled,
     Done,
     Exchange,
     Submit,
     Trade,
-    encode_command,
-    parse_command,
+    Triggered,
 )
 
 STREAMS = command_streams()
 
 
 def _check_book(ex: Exchange) -> None:
-    """Never crossed; levels sorted best first, non-empty; depth equals the open orders."""
-    open_views = [v for owner in OWNERS for v in ex.open_orders(owner)]
+    """Never crossed; levels sorted best first, non-empty; depth equals the open orders in
+    the book (not the stops waiting for their trigger)."""
+    views = [v for owner in OWNERS for v in ex.open_orders(owner)]
+    open_views = [v for v in views if v.status != "untriggered"]
+    assert all(v.status in (*OPEN, "untriggered") for v in views)
     for symbol in ex.markets:
         bids, asks = ex.depth(symbol, 10**6)
         if bids and asks:
@@ -45,8 +59,8 @@ def _check_book(ex: Exchange) -> None:
 @given(STREAMS)
 def test_book_is_never_crossed_and_depth_matches_open_orders(stream):
     ex = Exchange()
-    for i, cmd in enumerate(run_stream(stream)[1], 1):
-        ex.apply(cmd, i)
+    for i, item in enumerate(stream, 1):
+        step(ex, item, i)
         _check_book(ex)
 
 
@@ -81,7 +95,7 @@ def test_quantity_is_conserved(stream):
             assert view.filled_qty == 0
         elif view.status == "partially_filled":
             assert 0 < view.filled_qty < view.qty
-        elif view.status == "rejected":
+        elif view.status in ("rejected", "untriggered"):
             assert view.filled_qty == 0
         else:
             assert view.status == "cancelled"
@@ -107,15 +121,46 @@ def test_quantity_is_conserved(stream):
                 assert e.status not in OPEN or e.remaining_qty > 0
 
 
+def _check_triggered(events: list, time: int) -> None:
+    """After a command's own events, groups each of a ``Triggered`` then that order's
+    trades, cancels (its own, or a maker's by self-trade prevention), rejection and its
+    ``Done`` last; the groups in order id order while crossed by the same price."""
+    groups: list[list] = []
+    for e in events[len(own_events(events)) :]:
+        if type(e) is Triggered:
+            groups.append([])
+        groups[-1].append(e)
+    for group in groups:
+        trigger, done = group[0], group[-1]
+        assert type(done) is Done and done.order_id == trigger.order_id and not done.duplicate
+        assert [e for e in group if type(e) is Done] == [done]
+        assert [t for t in group if type(t) is Trade] == list(done.trades)
+        assert all(t.taker_order == trigger.order_id for t in done.trades)
+        assert trigger.time == time
+        crossed = trigger.last_price >= trigger.trigger if trigger.side == "buy" else (
+            trigger.last_price <= trigger.trigger)  # fmt: skip
+        assert crossed, trigger
+    for first, second in pairwise(groups):
+        if first[0].last_price == second[0].last_price:
+            assert first[0].order_id < second[0].order_id
+
+
 @settings(max_examples=150, deadline=None)
 @given(STREAMS)
 def test_every_submit_ends_in_one_done_and_ids_count_up(stream):
-    _, applied, results = run_stream(stream)
+    ex = Exchange()
     next_id = 1
-    for index, (cmd, events) in enumerate(zip(applied, results, strict=True), 1):
+    for index, cmd in enumerate(stream, 1):
+        events = step(ex, cmd, index)
         for e in events:
             if not (type(e) is Done and e.duplicate):
-                assert e.index == index, e
+                assert (e.index, e.time) == (index, ex.time), e
+        if isinstance(cmd, Tick):  # expiries only: each a Cancelled (expired) then its Done
+            assert [type(e) for e in events] == [Cancelled, Done] * (len(events) // 2)
+            assert all(e.reason == "expired" for e in events)
+            continue
+        _check_triggered(events, ex.time)
+        events = own_events(events)
         dones = [e for e in events if type(e) is Done]
         if isinstance(cmd, Submit):
             assert len(dones) == 1
@@ -139,44 +184,42 @@ def test_every_submit_ends_in_one_done_and_ids_count_up(stream):
 @settings(max_examples=100, deadline=None)
 @given(STREAMS, st.data())
 def test_snapshot_and_restore_mid_stream_change_nothing(stream, data):
-    _, applied, _ = run_stream(stream)
-    cut = data.draw(st.integers(0, len(applied)), label="cut")
+    cut = data.draw(st.integers(0, len(stream)), label="cut")
     original = Exchange()
-    for i, cmd in enumerate(applied[:cut], 1):
-        original.apply(cmd, i)
+    for i, cmd in enumerate(stream[:cut], 1):
+        step(original, cmd, i)
     blob = original.snapshot()
     copy = Exchange.restore(blob)
     assert copy.digest() == original.digest()
     assert copy.snapshot() == blob
-    for i, cmd in enumerate(applied[cut:], cut + 1):
-        assert copy.apply(cmd, i) == original.apply(cmd, i), cmd
+    for i, cmd in enumerate(stream[cut:], cut + 1):
+        assert step(copy, cmd, i) == step(original, cmd, i), cmd
         assert copy.digest() == original.digest()
+        assert copy.next_expiry() == original.next_expiry()
     for symbol in original.markets:
         assert copy.depth(symbol) == original.depth(symbol)
         assert copy.recent_trades(symbol) == original.recent_trades(symbol)
+        assert copy.candles(symbol, "1m", 1000) == original.candles(symbol, "1m", 1000)
 
 
 @settings(max_examples=100, deadline=None)
 @given(STREAMS)
 def test_same_stream_gives_same_digest_and_events(stream):
-    _, applied, _ = run_stream(stream)
     first, second = Exchange(), Exchange()
     digests = []
-    for i, cmd in enumerate(applied, 1):
-        wire = parse_command(encode_command(cmd))  # what a peer gets from the log
-        assert wire == cmd
-        assert first.apply(cmd, i) == second.apply(wire, i)
+    for i, cmd in enumerate(stream, 1):
+        logged = wire(cmd)  # what a peer gets from the log
+        assert logged == cmd
+        assert step(first, cmd, i) == step(second, logged, i)
         digests.append(first.digest())
         assert digests[-1] == second.digest()
     assert first.snapshot() == second.snapshot()
     # sanity: the digest tells different states apart
-    if not applied:
-        return
     probe = Submit("zed", next(iter(first.markets)), "buy", "limit", 1, 1)
     before = first.digest()
-    first.apply(probe, len(applied))
+    first.apply(probe, len(stream))
     after_submit = first.digest()
-    first.apply(Cancel("zed", first.next_order_id - 1), len(applied))
+    first.apply(Cancel("zed", first.next_order_id - 1), len(stream))
     after_cancel = first.digest()
     assert len({before, after_submit, after_cancel}) == 3
     assert second.digest() == before

@@ -2,8 +2,10 @@
 
 The reference below follows the rules of ``docs/engine.md`` the obvious way: every resting
 order sits in one plain list; to match, the opposite side is sorted by (price, arrival) and
-scanned linearly. No caches, no lazy deletion, no cleverness. Both sides' events are
-compared in a normalised tuple form, then the final depth and every order's state.
+scanned linearly. Stops waiting for their trigger sit in another list, scanned after every
+trade; good-till-date orders are found by scanning both at every tick. No caches, heaps,
+lazy deletion or cleverness. Both sides' events are compared in a normalised tuple form,
+then the final depth and every order's state.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 from engine_helpers import (
     BTC,
+    Tick,
     command_streams,
     market_commands,
     run_stream,
@@ -32,6 +35,7 @@ from engine import (
     Rejected,
     Submit,
     Trade,
+    Triggered,
 )
 
 
@@ -48,6 +52,8 @@ class RefOrder:
     post_only: bool
     stp: str
     client_id: str | None
+    expire_at: int | None = None
+    trigger: int | None = None
     filled: int = 0
     notional: int = 0
     status: str = "new"
@@ -77,7 +83,9 @@ def normalise(event: object) -> tuple:
                 event.reason)  # fmt: skip
     if isinstance(event, Amended):
         return ("amended", event.order_id, event.price, event.qty, event.remaining_qty,
-                event.kept_priority)  # fmt: skip
+                event.kept_priority, event.trigger)  # fmt: skip
+    if isinstance(event, Triggered):
+        return ("triggered", event.order_id, event.trigger, event.last_price)
     if isinstance(event, Done):
         reason = event.reason if event.status == "cancelled" else None
         return ("done", event.order_id, event.owner, event.status, reason, event.filled_qty,
@@ -91,10 +99,13 @@ class ReferenceExchange:
         self.markets: list[str] = []
         self.orders: dict[int, RefOrder] = {}
         self.book: list[RefOrder] = []  # every resting order of every market
+        self.waiting: list[RefOrder] = []  # every stop waiting for its trigger
+        self.last: dict[str, int] = {}  # each market's last trade price
         self.by_client: dict[tuple[str, str], RefOrder] = {}
         self.next_order_id = 1
         self.next_trade_id = 1
         self.clock = 0
+        self.time = 0
 
     # ------------------------------------------------------------------ queries
 
@@ -120,7 +131,14 @@ class ReferenceExchange:
 
     def apply(self, cmd: object) -> list[tuple]:
         out: list[tuple] = []
-        if isinstance(cmd, CreateMarket):
+        if isinstance(cmd, Tick):
+            self.time = max(self.time, cmd.time)
+            due = [o for o in self.book + self.waiting
+                   if o.expire_at is not None and o.expire_at <= self.time]  # fmt: skip
+            for o in sorted(due, key=lambda o: (o.expire_at, o.order_id)):
+                self.remove(o, "cancelled", "expired", out)
+                self.finish(o, "expired", [], out)
+        elif isinstance(cmd, CreateMarket):
             if cmd.symbol in self.markets:
                 out.append(("rejected", "create_market", None, "", "invalid"))
             else:
@@ -135,7 +153,7 @@ class ReferenceExchange:
                 out.append(("rejected", "cancel_all", None, cmd.owner, "invalid"))
             else:
                 mine = sorted(
-                    (o for o in self.book if o.owner == cmd.owner
+                    (o for o in self.book + self.waiting if o.owner == cmd.owner
                      and (cmd.market is None or o.market == cmd.market)),
                     key=lambda o: o.order_id,
                 )  # fmt: skip
@@ -154,16 +172,51 @@ class ReferenceExchange:
             out.append((*first[:-1], True))
             return
         o = RefOrder(self.next_order_id, cmd.owner, cmd.market, cmd.side, cmd.type, cmd.price,
-                     cmd.qty, cmd.tif, cmd.post_only, cmd.stp, cmd.client_id)  # fmt: skip
+                     cmd.qty, cmd.tif, cmd.post_only, cmd.stp, cmd.client_id, cmd.expire_at,
+                     cmd.trigger)  # fmt: skip
         self.next_order_id += 1
         self.orders[o.order_id] = o
         if cmd.client_id is not None:
             self.by_client[(cmd.owner, cmd.client_id)] = o
-        if cmd.market not in self.markets:
+        if cmd.market not in self.markets or (o.expire_at is not None
+                                              and o.expire_at <= self.time):  # fmt: skip
             self.reject(o, "invalid", out)
             return
         out.append(("accepted", o.order_id, o.owner, o.market, o.side, o.type, o.price, o.qty))
+        if o.trigger is None:
+            self.execute(o, out)
+        elif self.crossed(o, self.last.get(o.market, 0)):
+            self.fire(o, self.last[o.market], out)
+        else:
+            o.status = "untriggered"
+            self.waiting.append(o)
+            self.finish(o, None, [], out)
+        self.cascade(o.market, out)
+
+    def crossed(self, o: RefOrder, last: int) -> bool:
+        assert o.trigger is not None
+        return last > 0 and (last >= o.trigger if o.side == "buy" else last <= o.trigger)
+
+    def fire(self, o: RefOrder, last: int, out: list) -> None:
+        out.append(("triggered", o.order_id, o.trigger, last))
         self.execute(o, out)
+
+    def cascade(self, market: str, out: list) -> None:
+        """Every waiting stop the last price crosses, lowest id first; stops crossed by the
+        new last price of a triggered order's trades join those still to fire."""
+        pending: dict[int, int] = {}  # order id -> the last price that crossed it
+        last = None
+        while True:
+            if self.last.get(market) != last:
+                last = self.last.get(market, 0)
+                for o in [o for o in self.waiting if o.market == market]:
+                    if self.crossed(o, last):
+                        self.waiting.remove(o)
+                        pending[o.order_id] = last
+            if not pending:
+                return
+            first = min(pending)
+            self.fire(self.orders[first], pending.pop(first), out)
 
     def reject(self, o: RefOrder, code: str, out: list) -> None:
         o.status = "rejected"
@@ -223,6 +276,7 @@ class ReferenceExchange:
                 order.notional += qty * m.price  # type: ignore[operator]
             out.append(("trade", self.next_trade_id, o.market, m.price, qty, o.side, m.order_id,
                         o.order_id, m.owner, o.owner, m.remaining))  # fmt: skip
+            self.last[o.market] = m.price  # type: ignore[assignment]
             trade_ids.append(self.next_trade_id)
             self.next_trade_id += 1
             if m.remaining == 0:
@@ -233,7 +287,7 @@ class ReferenceExchange:
         reason = None
         if o.remaining == 0:
             o.status = "filled"
-        elif stopped or o.tif != "gtc":
+        elif stopped or o.tif not in ("gtc", "gtd"):
             reason = "self_trade" if stopped else "unfilled"
             o.status = "cancelled"
             out.append(("cancelled", o.order_id, o.owner, o.market, o.remaining, reason))
@@ -245,12 +299,12 @@ class ReferenceExchange:
         self.finish(o, reason, trade_ids, out)
 
     def remove(self, o: RefOrder, status: str, reason: str, out: list) -> None:
-        self.book.remove(o)
+        (self.waiting if o.status == "untriggered" else self.book).remove(o)
         o.status = status
         out.append(("cancelled", o.order_id, o.owner, o.market, o.remaining, reason))
 
     def open_order(self, op: str, o: RefOrder | None, owner: str, out: list) -> RefOrder | None:
-        if o is None or o not in self.book:
+        if o is None or (o not in self.book and o not in self.waiting):
             out.append(("rejected", op, None, owner, "not_found"))
             return None
         if o.owner != owner:
@@ -271,12 +325,15 @@ class ReferenceExchange:
         o = self.open_order("amend", self.orders.get(cmd.order_id), cmd.owner, out)
         if o is None:
             return
+        if o.status == "untriggered":
+            self.amend_stop(o, cmd, out)
+            return
         qty = o.qty if cmd.qty is None else cmd.qty
         price = o.price if cmd.price is None else cmd.price
         assert price is not None
         crossing = [m for m in self.book if m.market == o.market and m.side != o.side
                     and (m.price <= price if o.side == "buy" else m.price >= price)]  # fmt: skip
-        if qty <= o.filled or (qty == o.qty and price == o.price):
+        if cmd.trigger is not None or qty <= o.filled or (qty == o.qty and price == o.price):
             out.append(("rejected", "amend", o.order_id, o.owner, "invalid"))
             return
         if o.post_only and crossing:
@@ -284,10 +341,26 @@ class ReferenceExchange:
             return
         keeps_place = price == o.price and qty < o.qty
         o.qty, o.price = qty, price
-        out.append(("amended", o.order_id, price, qty, o.remaining, keeps_place))
+        out.append(("amended", o.order_id, price, qty, o.remaining, keeps_place, o.trigger))
         if not keeps_place:
             self.book.remove(o)
             self.execute(o, out)
+            self.cascade(o.market, out)
+
+    def amend_stop(self, o: RefOrder, cmd: Amend, out: list) -> None:
+        qty = o.qty if cmd.qty is None else cmd.qty
+        price = o.price if cmd.price is None else cmd.price
+        trigger = o.trigger if cmd.trigger is None else cmd.trigger
+        if (qty, price, trigger) == (o.qty, o.price, o.trigger):
+            out.append(("rejected", "amend", o.order_id, o.owner, "invalid"))
+            return
+        o.qty, o.price, o.trigger = qty, price, trigger
+        out.append(("amended", o.order_id, price, qty, qty, True, trigger))
+        last = self.last.get(o.market, 0)
+        if self.crossed(o, last):
+            self.waiting.remove(o)
+            self.fire(o, last, out)
+            self.cascade(o.market, out)
 
 
 # ---------------------------------------------------------------------- comparison
