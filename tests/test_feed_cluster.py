@@ -36,6 +36,7 @@ class Recording(FeedClient):
     def __init__(self, addr: str) -> None:
         super().__init__(addr)
         self.checksums: dict[int, int] = {}
+        self.book_indexes: list[int] = []  # of every book message, in order
         self.trades: list[dict] = []
 
     def _note(self, data: dict) -> None:
@@ -44,6 +45,7 @@ class Recording(FeedClient):
             return
         if data["channel"] == "book":
             self.checksums[data["index"]] = data["checksum"]
+            self.book_indexes.append(data["index"])
         elif data["channel"] == "trades":
             self.trades.extend(data["trades"])
 
@@ -64,9 +66,10 @@ async def stop(readers: list[asyncio.Task]) -> None:
 
 
 async def until_index(client: FeedClient, index: int) -> None:
-    """Let ``client`` read until it has seen ``index`` (a heartbeat says so when quiet)."""
+    """Let ``client`` read until each of its subscriptions is complete up to ``index`` (a
+    heartbeat says so when nothing changes)."""
     async with asyncio.timeout(10):
-        while client.index < index:
+        while min(client.since.get(key, 0) for key in client.subscriptions) < index:
             await client.receive()
 
 
@@ -111,12 +114,13 @@ async def test_two_peers_send_equal_books_and_a_client_resumes_on_the_other(make
         await first.subscribe("book", BTC)
         await second.subscribe("book", BTC)
         await mover.subscribe("trades", BTC)
+        await mover.subscribe("book", BTC)
         readers = [asyncio.create_task(reading(c)) for c in (first, second, mover)]
         await trade(peers, rng, 40)
         so_far = await all_trade_ids(peers[0])
         await poll(lambda: len(mover.trades) == len(so_far), 10, "the mover to see the trades")
         await stop([readers.pop()])  # the mover stops reading, then loses its peer
-        had = len(mover.trades)
+        had, had_index = len(mover.trades), mover.books[BTC].index
         await mover.close()
         await trade(peers, rng, 40)  # trades it misses
         await mover.resume(peers[1].addr)
@@ -144,6 +148,10 @@ async def test_two_peers_send_equal_books_and_a_client_resumes_on_the_other(make
         shown = await example(peers[1].addr, "--count", "1")
         assert f"@ {index}  checksum {first.books[BTC].checksum()} ok" in shown, shown
 
+        # the mover's book came back from a snapshot no older than it had, and is right
+        assert mover.book_indexes == sorted(mover.book_indexes)  # the index never went back
+        assert mover.books[BTC].index > had_index
+        assert mover.books[BTC].checksum() == first.books[BTC].checksum()
         # the mover got every trade exactly once, across two peers
         ids = [t["trade_id"] for t in mover.trades]
         assert ids == await all_trade_ids(peers[1]) and len(ids) > had > 0

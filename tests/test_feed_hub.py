@@ -22,7 +22,8 @@ from test_feed_helpers import (
     until_message,
 )
 
-from engine import FOUNDING_MARKETS, Cancel, Configure, Exchange, Submit
+from engine import FOUNDING_MARKETS, Cancel, Configure, Exchange, OpenAccount, Submit
+from net.config import ConfigError
 from net.feed.client import FeedClient, FeedClosed
 from net.feed.limits import FeedLimits
 
@@ -417,3 +418,42 @@ async def test_a_snapshot_says_the_current_index_even_when_its_book_changed_long
         await request(second, {"op": "subscribe", "channel": "book", "market": BTC})
         snapshot = await next_json(second)
         assert snapshot["index"] == index and snapshot["asks"] == [["100", "0.001"]]
+
+
+async def test_orders_show_a_stop_triggering_and_a_good_till_date_order_expiring():
+    async with serving() as served:
+        ws = await served.ws()
+        await request(ws, {"op": "subscribe", "channel": "orders"})
+        await next_json(ws)
+        expire_at = served.ledger.time + 60_000
+        stop = Submit("alice", BTC, "sell", "stop_limit", 990, 1, "gtc", trigger=990)
+        gtd = Submit("alice", BTC, "buy", "limit", 900, 1, "gtd", expire_at=expire_at)
+        await served.round(stop, gtd)
+        placed = (await next_json(ws))["events"]
+        assert [(e["kind"], e["status"]) for e in placed] == [
+            ("accepted", "accepted"), ("done", "untriggered"),
+            ("accepted", "accepted"), ("done", "resting")]  # fmt: skip
+        # bob buys carol's ask at 99: the last price reaches the stop's trigger
+        await served.round(OpenAccount("carol"), sell(990, 1, owner="carol"), buy(990, 1))
+        triggered = (await next_json(ws))["events"]
+        assert triggered[0]["kind"] == "triggered" and triggered[0]["trigger"] == "99"
+        assert triggered[0]["order_id"] == placed[0]["order_id"]
+        events = served.ledger.tick(60_000)  # consensus time passes: the gtd order expires
+        served.hub.on_events(served.ledger.index, events)
+        served.hub.flush()
+        expired = (await next_json(ws))["events"]
+        assert (expired[0]["kind"], expired[0]["status"], expired[0]["reason"]) == (
+            "cancelled",
+            "expired",
+            "expired",
+        )
+        assert expired[0]["order_id"] == placed[2]["order_id"] and expired[0]["time"] == expire_at
+
+
+def test_feed_limits_from_the_environment_name_a_bad_variable():
+    assert FeedLimits.from_env({"DEX_FEED_QUEUE_MESSAGES": "7"}).queue_messages == 7
+    assert FeedLimits.from_env({"DEX_FEED_HEARTBEAT": "0.5"}).heartbeat == 0.5
+    for value, why in (("x", "expected an integer, got 'x'"), ("0", "must be positive")):
+        with pytest.raises(ConfigError) as refused:
+            FeedLimits.from_env({"DEX_FEED_QUEUE_MESSAGES": value})
+        assert str(refused.value) == f"DEX_FEED_QUEUE_MESSAGES: {why}"
