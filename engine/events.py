@@ -174,8 +174,9 @@ class Cancelled(Record):
 
 @mypyc_attr(acyclic=True)
 class Amended(Record):
-    """An open order's new quantity, price and (an untriggered stop's) trigger; ``price`` is
-    None for a stop without a protection price, ``trigger`` None for any other order."""
+    """An open order's new quantity and price (and, for a stop still waiting, trigger).
+    ``price`` is None for a stop without a protection price; ``trigger`` is the order's
+    (None for an order that was never a stop)."""
 
     _fields = (
         "order_id",

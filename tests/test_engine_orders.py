@@ -66,7 +66,7 @@ def test_gtc_on_empty_book_rests_with_full_events():
     assert kinds(events) == ["Accepted", "Done"]
     accepted, done = events
     assert accepted == Accepted(1, "x1", "alice", BTC, "buy", "limit", 100, 5, d.index)
-    assert done == Done(1, "x1", "alice", BTC, "resting", None, 0, 5, 0, (), d.index, False)
+    assert done == Done(1, "x1", "alice", BTC, "resting", None, 0, 5, 0, (), d.index, 0, False)
     assert d.ex.depth(BTC) == ([(100, 5, 1)], [])
     [view] = d.ex.open_orders("alice")
     assert (view.order_id, view.price, view.qty, view.filled_qty, view.remaining_qty) == (
