@@ -91,7 +91,10 @@ class Connection:
         self._on_drop(self)
 
     def close_soon(self, code: int, reason: str) -> None:
-        """Start closing with ``code`` and ``reason``; nothing more is sent."""
+        """Start closing with ``code`` and ``reason`` (unless closing already); nothing
+        more is sent."""
+        if self.closed:
+            return
         self.closed = True
         self.close_code = code
         self._queue.clear()
