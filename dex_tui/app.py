@@ -9,7 +9,10 @@ scenarios) run in workers because they await consensus; their outcomes come back
 notifications and in the orders panel. Cluster status is read once a second. The
 trader's money is part of the same tick: when the exchange moved, the balances panel and the
 ticket's most-you-can-trade are recomputed (a few assets, one newest trade per market) and
-repainted only if what they show changed.
+repainted only if what they show changed. Market data likewise: the chart asks the engine
+for its candles only when the market's newest trade, the interval, the market or the
+chart's size changed, and the header's ticker only when a trade or a minute of consensus
+time could have moved it.
 """
 
 import time
@@ -21,8 +24,9 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, OptionList, Static
+from textual.widgets import DataTable, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from engine import InvalidInput, Submit
@@ -30,26 +34,36 @@ from net.peer import Peer
 from net.traders import fingerprint
 
 from .model.balances import lines as balance_lines
+from .model.blotter import describe
+from .model.chart import INTERVALS, layout
 from .model.desk import Desk, Outcome
 from .model.files import Recent, scenario_dirs, scenario_files
+from .model.ticker import plain, ticker_runs
 from .model.transfer import TransferForm
 from .runner import ScenarioRun
 from .scenario import CancelAllStep, OrderStep, ScenarioError, load_scenario, parse_line
 from .screens.amend import AmendScreen
 from .screens.confirm import ConfirmScreen
+from .screens.export import ExportScreen
 from .screens.help import HelpScreen, keys_of
 from .screens.picker import ScenarioPicker
 from .screens.transfer import TransferScreen
 from .widgets.balances import BalancesPanel
+from .widgets.chart import PriceChart
 from .widgets.ladder import DepthLadder
 from .widgets.orders import OpenOrders
 from .widgets.peers import PeersPanel
 from .widgets.tape import TradeTape
-from .widgets.ticket import OrderTicket
+from .widgets.ticket import ExpiryInput, OrderTicket
 
 FLUSH_HZ = 15
 STATUS_EVERY = 1.0  # seconds between cluster status reads
 RECOVERY_HINT_AFTER = 30.0  # seconds of NO QUORUM before the banner says how to recover
+CHART_LINES = 12  # the chart panel's least height (borders included), taken from the ladder
+SCREEN_LINES = 6  # header, status line, quick line, footer and the ladder's borders
+#: The header ticker's kinds (dex_tui.model.ticker) as styles
+TICKER_STYLES = {"symbol": "bold", "up": "bold $success", "down": "bold $error",
+                 "flat": "bold", "label": "dim", "value": ""}  # fmt: skip
 
 
 class DexApp(App):
@@ -74,6 +88,9 @@ class DexApp(App):
             "T", "transfer", "Transfer to a trader", key_display="T", show=False, id="transfer"
         ),
         Binding("m", "next_market", "Next market", show=False, id="market"),
+        Binding("1", "interval('1m')", "Chart: 1 minute candles", show=False, id="chart-1m"),
+        Binding("2", "interval('5m')", "Chart: 5 minute candles", show=False, id="chart-5m"),
+        Binding("3", "interval('1h')", "Chart: 1 hour candles", show=False, id="chart-1h"),
         Binding("ctrl+o", "pick_scenario", "Scenario", id="scenario"),
         Binding("x", "stop_scenario", "Stop scenario", show=False, id="stop-scenario"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="help"),
@@ -103,6 +120,9 @@ class DexApp(App):
         self._epoch = peer.epoch  # the peer's state, replaced when it moves
         self.main_screen: Screen | None = None  # the screen the panels are on (set at mount)
         self._most: int | None = None  # the ticket's most-you-can-trade, as last shown
+        self._chart_shown: tuple | None = None  # (desk.chart_key(), chart size) drawn
+        self._ticker_shown: tuple | None = None  # desk.ticker_key() in the header
+        self._ticker = Content("")  # the header's ticker, styled (see format_title)
         self._trader = f"{peer.owner} (key {fingerprint(peer.trader_key)})"
 
     # ------------------------------------------------------------------ layout
@@ -111,8 +131,11 @@ class DexApp(App):
         yield Header()
         yield Static("", id="banner")
         with Horizontal(id="main"):
-            with Vertical(id="ladder-panel", classes="panel"):
-                yield DepthLadder(id="ladder")
+            with Vertical(id="left"):
+                with Vertical(id="ladder-panel", classes="panel"):
+                    yield DepthLadder(id="ladder")
+                with Vertical(id="chart-panel", classes="panel"):
+                    yield PriceChart(id="chart")
             with Vertical(id="middle"):
                 with Vertical(id="tape-panel", classes="panel"):
                     yield TradeTape(id="tape")
@@ -124,6 +147,7 @@ class DexApp(App):
                     yield OrderTicket(id="ticket")
                 with Vertical(id="orders-panel", classes="panel"):
                     yield OpenOrders(id="orders")
+                    yield Static("", id="order-detail")
                 with Vertical(id="peers-panel", classes="panel"):
                     yield PeersPanel(id="peers")
         yield Static("", id="scenario-status")
@@ -138,9 +162,15 @@ class DexApp(App):
         self.ladder = self.query_one(DepthLadder)
         self.tape = self.query_one(TradeTape)
         self.orders = self.query_one(OpenOrders)
+        self.order_detail = self.query_one("#order-detail", Static)
         self.ticket = self.query_one(OrderTicket)
         self.peers_panel = self.query_one(PeersPanel)
         self.balances = self.query_one(BalancesPanel)
+        self.chart = self.query_one(PriceChart)
+        self.chart_panel = self.query_one("#chart-panel")
+        self.chart_panel.border_subtitle = " · ".join(
+            f"{n} {name}" for n, name in enumerate(INTERVALS, 1)
+        )
         self.banner = self.query_one("#banner", Static)
         self.ladder_panel = self.query_one("#ladder-panel")
         self.markets = self.query_one("#markets", OptionList)
@@ -168,9 +198,10 @@ class DexApp(App):
         if epoch != self._epoch:  # the peer moved to another cluster: its state is new
             self._epoch = epoch
             self.desk = Desk(self.peer, self.desk.market or self.desk.wanted_market,
-                             self.desk.tape.clock)  # fmt: skip
+                             self.desk.clock)  # fmt: skip
             self._shown = None
             self._shown_market = ""
+            self._chart_shown = self._ticker_shown = None
         desk = self.desk
         if not desk.ensure_market():
             return
@@ -179,6 +210,8 @@ class DexApp(App):
             desk.settings_version,
             desk.blotter.version,
             desk.market,
+            desk.interval,
+            self.chart.size,
         )
         if shown == self._shown:
             return
@@ -193,8 +226,11 @@ class DexApp(App):
             if desk.tape.update(desk.exchange, desk.market) or self.tape.market is not market:
                 self.tape.show(market, desk.tape.rows(desk.market))
             self.orders.show(desk.blotter.rows(desk.exchange, self.peer.owner, desk.market))
+            self._show_order_detail()
             self.balances.show(balance_lines(desk.balances()))
             self._show_most()
+            self._show_chart()
+            self._show_ticker()
             panel = self.ladder_panel
             frozen = "  FROZEN (space)" if desk.frozen else ""
             title = f"{desk.market}  {desk.depth} levels{frozen}"
@@ -203,8 +239,44 @@ class DexApp(App):
                 panel.border_title = title
 
     def on_resize(self) -> None:
-        # lines for the ladder: the screen less header, status, quick line, footer, border
-        self.desk.fit_depth(self.size.height - 6)  # drawn on the next refresh tick
+        # lines for the ladder: the screen less header, status, quick line, footer, its
+        # borders and the chart's least height
+        self.desk.fit_depth(self.size.height - SCREEN_LINES - CHART_LINES)  # drawn next tick
+
+    def _show_chart(self) -> None:
+        """Ask for candles and lay them out only when they, or the chart's size, changed."""
+        desk = self.desk
+        size = self.chart.size
+        key = (desk.chart_key(), size)
+        if key == self._chart_shown:
+            return
+        self._chart_shown = key
+        market = desk.current()
+        assert market is not None
+        bars = desk.candles(size.width)
+        self.chart.show(layout(bars, market, desk.interval, size.width, size.height))
+        title = f"{desk.market}  {desk.interval} candles"
+        if self.chart_panel.border_title != title:
+            self.chart_panel.border_title = title
+
+    def _show_ticker(self) -> None:
+        """The header's ticker, when a trade or a minute of consensus time moved it."""
+        desk = self.desk
+        key = desk.ticker_key()
+        if key == self._ticker_shown:
+            return
+        self._ticker_shown = key
+        market = desk.current()
+        assert market is not None
+        runs = ticker_runs(market, desk.ticker())
+        self._ticker = Content.assemble(*((text, TICKER_STYLES[kind]) for text, kind in runs))
+        self.title = plain(runs)  # the header redraws, through format_title
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header: the ticker in colour (when ``title`` is its text), then who and
+        where this peer is."""
+        shown = self._ticker if title == self._ticker.plain else Content(title)
+        return Content.assemble(shown, ("  —  ", "dim"), Content(sub_title).stylize("dim"))
 
     def _show_market(self) -> None:
         desk = self.desk
@@ -234,6 +306,8 @@ class DexApp(App):
         banner.update(message)
         banner.set_class(bool(message), "-shown")
         self.sub_title = self._sub_title()
+        if self.desk.ticket.gtd:  # "expires 12:05:00, in 4m 59s" counts down
+            self._show_most(force=True)
         self._maybe_start_scenario(status)
 
     def _maybe_start_scenario(self, status: dict) -> None:
@@ -250,8 +324,7 @@ class DexApp(App):
     def _sub_title(self) -> str:
         status = self.status or {}
         role = status.get("role", "starting")
-        return (f"trader {self._trader} · {role} · {self.peer.api_addr} · "
-                f"{self.desk.market or '—'}")  # fmt: skip
+        return f"trader {self._trader} · {role} · {self.peer.api_addr}"
 
     # ------------------------------------------------------------------ ticket
 
@@ -275,7 +348,7 @@ class DexApp(App):
             return
         self._most = most
         self.ticket.show_max("" if most is None else market.qty_text(most))
-        self.ticket.show_errors(desk.ticket_errors(most))
+        self.ticket.show_errors(desk.ticket_errors(most), desk.ticket_hint())
 
     @on(OrderTicket.Send)
     def _send_ticket(self) -> None:
@@ -314,7 +387,10 @@ class DexApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "quick":  # ':' opens the quick line from the main screen (the ticket's
-            return self.screen is self.main_screen  # fields let it through); not in dialogs
+            # amount fields let it through); not in dialogs, and not where ':' is typed:
+            # the quick line itself and the expiry field (a time, 14:30)
+            typing = self.focused is self.quick or isinstance(self.focused, ExpiryInput)
+            return self.screen is self.main_screen and not typing
         return True
 
     def action_quick(self) -> None:
@@ -345,6 +421,14 @@ class DexApp(App):
 
     def action_focus_orders(self) -> None:
         self.orders.focus()
+
+    @on(DataTable.RowHighlighted, "#orders")
+    def _show_order_detail(self) -> None:
+        """The selected order in full under the table (its columns may be cut off)."""
+        row = self.orders.selected()
+        text = "" if row is None else describe(row)
+        if str(self.order_detail.content) != text:
+            self.order_detail.update(text)
 
     def action_cancel_selected(self) -> None:
         row = self.orders.selected()
@@ -378,13 +462,15 @@ class DexApp(App):
         market = self.desk.exchange.markets[remaining.market]
         qty = market.qty_text(remaining.qty)
         price = market.price_text(remaining.price) if remaining.price is not None else ""
+        trigger = None if remaining.trigger is None else market.price_text(remaining.trigger)
 
-        def answered(change: tuple[str, str] | None) -> None:
+        def answered(change: tuple[str, str, str] | None) -> None:
             if change is not None and any(change):
                 self._write(self.desk.amend(order_id, *change))
 
-        title = f"Amend #{order_id}: {row.side} {row.qty} {row.market} @ {row.price}"
-        self.push_screen(AmendScreen(title, qty, price), answered)
+        stop = f" stop {row.trigger}" if row.trigger else ""
+        title = f"Amend #{order_id}: {row.side} {row.qty} {row.market} @ {row.price}{stop}"
+        self.push_screen(AmendScreen(title, qty, price, trigger), answered)
 
     # ------------------------------------------------------------------ money
 
@@ -401,6 +487,31 @@ class DexApp(App):
         title = f"Transfer from {self.peer.owner} to another trader"
         self.push_screen(TransferScreen(title, desk.transfer_errors, desk.transfer_hint),
                          answered)  # fmt: skip
+
+    # ------------------------------------------------------------------ market data
+
+    def action_interval(self, interval: str) -> None:
+        self.desk.set_interval(interval)
+        self.flush()
+
+    def export(self, what: str) -> None:
+        """Ask where to write the market's trades (``what`` "trades") or the trader's
+        fills ("fills"), then write them; the outcome is a notification."""
+        desk = self.desk
+        if not desk.ensure_market():
+            self.notify("no market yet: the peer has not joined a cluster", severity="error")
+            return
+        title = f"Export the trades of {desk.market}" if what == "trades" else (
+            f"Export {self.peer.owner}'s fills in every market")  # fmt: skip
+        write = desk.export_trades if what == "trades" else desk.export_fills
+
+        def answered(path: Path | None) -> None:
+            if path is not None:
+                outcome = write(path)
+                self.notify(outcome.text, title="Export", timeout=6 if outcome.ok else 10,
+                            severity="information" if outcome.ok else "error")  # fmt: skip
+
+        self.push_screen(ExportScreen(title + " to CSV", desk.export_name(what)), answered)
 
     # ------------------------------------------------------------------ ladder and markets
 
@@ -460,7 +571,7 @@ class DexApp(App):
             return
         self.recent.add(path)
         status.remove_class("-error")
-        self.run_state = ScenarioRun(scenario, self.peer)
+        self.run_state = ScenarioRun(scenario, self.peer, clock=desk.clock)
         self._run_scenario(self.run_state)
 
     @work(group="scenario", exclusive=True)
@@ -502,6 +613,12 @@ class DexApp(App):
         for symbol in self.desk.markets():
             yield SystemCommand(f"Market: {symbol}", "show this market",
                                 partial(self.switch_market, symbol))  # fmt: skip
+        yield SystemCommand(f"Export trades ({self.desk.market or 'the market on screen'}) to CSV",
+                            "every trade this peer remembers in the market on screen",
+                            partial(self.export, "trades"))  # fmt: skip
+        yield SystemCommand("Export my fills to CSV",
+                            f"{self.peer.owner}'s fills in every market this peer remembers",
+                            partial(self.export, "fills"))  # fmt: skip
         for path in [*self.recent.paths, *scenario_files(scenario_dirs())]:
             yield SystemCommand(f"Load scenario: {path.name}", str(path),
                                 partial(self.load_scenario, path))  # fmt: skip

@@ -6,6 +6,13 @@ and instant; :class:`LocalPeer` is that. Its ``hold`` gate keeps writes pending 
 and test the pending state), and ``quorum=False`` makes writes fail the way a peer on the
 minority side of a partition does.
 
+Time is consensus time, as a leader would stamp it: each entry's is the wall clock in ms
+(``clock``, injectable so tests and screenshots are fixed), never lower than the last,
+handed to the engine with :meth:`Exchange.advance` before the entry's command. And as a
+leader proposes a time tick when a good-till-date order is due, a timer applies an entry
+with no command at the engine's :meth:`~Exchange.next_expiry` (re-armed after every
+entry), so an order expires on time even when nothing else happens.
+
 Money is on, as in a real cluster: the founding markets, then ``Configure`` with the grant
 (the default one unless told otherwise; ``grant=None`` leaves the exchange without money)
 and an account for this peer's trader, as its registration would open. Other traders that
@@ -15,6 +22,8 @@ from ``seed`` (32 bytes; random without one): LocalPeer has no data dir to keep 
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from importlib.metadata import version
 
 from engine import FOUNDING_MARKETS, Command, Configure, Event, Exchange, OpenAccount
@@ -22,12 +31,24 @@ from engine.accounts import DEFAULT_GRANT
 from net.rpc.errors import RpcError
 from net.traders import Register, TraderCommand, TraderKey
 
+TICK_LATE = 0.005  # seconds after an expiry the timer fires, so the clock has passed it
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
 
 class LocalPeer:
     def __init__(
-        self, name: str = "alice", grant: str | None = DEFAULT_GRANT, seed: bytes | None = None
+        self,
+        name: str = "alice",
+        grant: str | None = DEFAULT_GRANT,
+        seed: bytes | None = None,
+        clock: Callable[[], int] = wall_ms,
     ) -> None:
         self._name = name
+        self.clock = clock  # ms since the epoch: the leader's clock
+        self._timer: asyncio.TimerHandle | None = None
         self._grant = grant
         self._key = TraderKey.from_seed(seed if seed is not None else os.urandom(32))
         self._exchange = Exchange()
@@ -72,7 +93,9 @@ class LocalPeer:
         pass
 
     async def stop(self) -> None:
-        pass
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def writable(self) -> None:
         pass  # always in its (one-peer) cluster
@@ -80,10 +103,40 @@ class LocalPeer:
     async def wait_applied(self, index: int, timeout: float) -> int:
         return self.index  # every write is applied when execute returns
 
-    def apply(self, command: Command) -> list[Event]:
-        """Apply at the next index at once (for setting up a book)."""
+    def apply(self, command: Command | None) -> list[Event]:
+        """Apply one entry at the next index at once (for setting up a book): its time,
+        then ``command`` (None: a time tick); the events of both."""
         self.index += 1
-        return self._exchange.apply(command, self.index)
+        exchange = self._exchange
+        events = exchange.advance(self.clock(), self.index)
+        if command is not None:
+            events += exchange.apply(command, self.index)
+        self._arm()
+        return events
+
+    def _arm(self) -> None:
+        """Time the next tick for the next expiry (needs a running loop: a peer set up
+        before the app starts is armed by its first entry once it runs)."""
+        due = self._exchange.next_expiry()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if due is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        delay = max(0.0, (due - self.clock()) / 1000) + TICK_LATE
+        self._timer = loop.call_later(delay, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        due = self._exchange.next_expiry()
+        if due is not None and due <= self.clock():
+            self.apply(None)  # re-arms
+        else:
+            self._arm()  # early (the clock moved) or nothing left: wait again, or not
 
     def open_account(self, owner: str) -> list[Event]:
         """An account with the grant for ``owner`` (what registering a trader does)."""

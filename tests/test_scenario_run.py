@@ -128,6 +128,25 @@ async def test_every_step_becomes_its_command():
     assert peer.exchange.open_orders(OWNER) == []
 
 
+async def test_stops_and_gtd_orders_are_sent_and_a_stop_amended_and_cancelled_while_waiting():
+    text = (
+        "o1: sell 1 stop 29900\n"
+        "amend o1 trigger 29800\n"
+        "buy 0.5 @ 29000 gtd 30s\n"
+        "sell 1 @ 31000 stop 30500 gtd 12:30\n"
+        "cancel o1\n"
+    )
+    now = 1_764_072_000.0  # 12:00:00 UTC: expiries count from when each line is sent
+    runner, peer = await run(text, clock=lambda: now)
+    stop, amend, gtd, stop_limit, cancel = peer.commands
+    assert (stop.type, stop.trigger, stop.price, stop.tif) == ("stop", 299000, None, "ioc")
+    assert amend == engine.Amend(OWNER, 1, None, None, 298000)
+    assert (gtd.tif, gtd.expire_at) == ("gtd", 1_764_072_030_000)
+    assert (stop_limit.type, stop_limit.price, stop_limit.trigger) == ("stop_limit", 310000, 305000)
+    assert cancel == engine.Cancel(OWNER, client_id="r1-1")
+    assert (runner.sent, runner.rejected, runner.skipped) == (5, 0, 0)  # the stop was open
+
+
 def test_client_ids_are_per_run_and_line():
     peer = FakePeer()
     steps = scenario("buy 1 @ 1", peer)

@@ -16,7 +16,7 @@ from dex_tui.widgets.tape import TradeTape
 from dex_tui.widgets.ticket import OrderTicket
 from engine import Submit
 from tests.tui_helpers import (
-    CLOCK,
+    CLOCK_MS,
     book_peer,
     make_app,
     run_from_palette,
@@ -70,7 +70,7 @@ async def test_a_crossing_ticket_order_fills_and_the_tape_marks_it_as_mine():
         await settle(pilot, lambda: len(app.query_one(TradeTape).trades) == 2)
         newest, older = app.query_one(TradeTape).trades
         assert (older.price, older.qty, newest.price, newest.qty) == (1002, 500, 1003, 100)
-        assert newest.own and newest.aggressor == "buy" and newest.time == CLOCK
+        assert newest.own and newest.aggressor == "buy" and newest.time == CLOCK_MS
         assert newest.tick == 1  # an uptick: the arrow points up
         assert "filled 0.600 at avg 100.216666667" in " ".join(
             n.message for n in app._notifications
@@ -341,12 +341,12 @@ async def test_space_freezes_the_ladder_and_grouping_and_depth_change_it():
         await settle(pilot, lambda: ladder.ladder.group == 2)
         bids = [(lvl.price, lvl.qty) for lvl in ladder.ladder.bids[:3]]
         assert bids == [(1000, 1600), (998, 2500), (994, 300)]  # bids floor to the bucket
-        assert ladder.rows == 15  # as many as fit in 40 lines
+        assert ladder.rows == 10  # as many as fit in 40 lines above the chart's least height
         await pilot.press("right_square_bracket")
-        await settle(pilot, lambda: ladder.rows == 20)
+        await settle(pilot, lambda: ladder.rows == 15)
         await pilot.press("left_square_bracket", "left_square_bracket")
-        await settle(pilot, lambda: ladder.rows == 10)
-        assert ladder.size.height == 2 * 10 + 2
+        await settle(pilot, lambda: ladder.rows == 5)
+        assert ladder.size.height == 2 * 5 + 2
 
 
 async def test_a_scenario_given_at_start_runs_once_the_app_is_up():

@@ -6,28 +6,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import engine
 from dex_tui.local import LocalPeer
 from dex_tui.model import numbers
 from dex_tui.model.blotter import Blotter
 from dex_tui.model.desk import Desk
 from dex_tui.model.ladder import DEPTHS, GROUPS, build_ladder, step
 from dex_tui.model.tape import Tape
-from dex_tui.model.ticket import TicketForm, check, to_command
+from dex_tui.model.ticket import TYPES, TicketForm, check, to_command
 from engine import FOUNDING_MARKETS, Exchange, InvalidInput, Submit
-from tests.tui_helpers import local_peer
+from tests.tui_helpers import CLOCK, local_peer
 
 BTC = "BTC/USD"
 
 
+T0 = 1_764_072_000_000  # consensus ms of the first entry; each next one is a second later
+
+
 def exchange_with(orders) -> Exchange:
     exchange = Exchange()
-    index = 0
-    for command in FOUNDING_MARKETS:
-        index += 1
+    commands = [*FOUNDING_MARKETS]
+    commands += [Submit(owner, BTC, side, "limit", price, qty, client_id=f"c{n}")
+                 for n, (owner, side, price, qty) in enumerate(orders)]  # fmt: skip
+    for index, command in enumerate(commands, 1):
+        exchange.advance(T0 + 1000 * (index - 1), index)
         exchange.apply(command, index)
-    for n, (owner, side, price, qty) in enumerate(orders):
-        index += 1
-        exchange.apply(Submit(owner, BTC, side, "limit", price, qty, client_id=f"c{n}"), index)
     return exchange
 
 
@@ -108,23 +111,24 @@ def test_step_walks_options_and_stops_at_the_ends():
 # ---------------------------------------------------------------------- tape
 
 
-def test_tape_takes_new_trades_newest_first_with_ticks_times_and_own_marks():
+def test_tape_takes_new_trades_newest_first_with_ticks_consensus_times_and_own_marks():
     exchange = exchange_with([("bob", "sell", 1001, 10), ("bob", "sell", 1002, 10),
                               ("carol", "buy", 1001, 4)])  # fmt: skip
-    now = [100.0]
-    tape = Tape("alice", lambda: now[0])
+    tape = Tape("alice")
     assert tape.update(exchange, BTC)
     [first] = tape.rows(BTC)
-    assert first.time is None and first.tick == 0  # seen at first look: time unknown
+    # a trade from before the tape first looked has its consensus time all the same: the
+    # fifth entry's (two markets, two sells, then carol's buy)
+    assert first.time == T0 + 4000 and first.tick == 0
     assert not tape.update(exchange, BTC)  # nothing new
+    exchange.advance(T0 + 60_000, 100)
     exchange.apply(Submit("alice", BTC, "buy", "limit", 1002, 12, client_id="a"), 100)
-    now[0] = 200.0
     assert tape.update(exchange, BTC)
     rows = list(tape.rows(BTC))
     assert [(r.price, r.qty, r.tick, r.own, r.time) for r in rows] == [
-        (1002, 6, 1, True, 200.0),
-        (1001, 6, 0, True, 200.0),
-        (1001, 4, 0, False, None),
+        (1002, 6, 1, True, T0 + 60_000),
+        (1001, 6, 0, True, T0 + 60_000),
+        (1001, 4, 0, False, T0 + 4000),
     ]
     assert all(r.aggressor == "buy" for r in rows)
 
@@ -156,21 +160,34 @@ def test_a_ticket_becomes_the_submit_it_shows():
         to_command(TicketForm(price="abc", qty="1"), MARKET, "al", "c3")
 
 
+AMOUNT_TEXT = st.text(max_size=30) | st.decimals(0, 10**6, places=3).map(str)
+EXPIRY_TEXT = st.text(max_size=12) | st.sampled_from(["30s", "5m", "2h", "14:30", "0s", "25:00"])
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=30), st.text(max_size=30), st.sampled_from(["limit", "market"]),
-       st.sampled_from(["gtc", "ioc", "fok"]), st.booleans())  # fmt: skip
-def test_any_typed_ticket_is_either_refused_by_field_or_sent_exactly(price, qty, kind, tif, post):
-    form = TicketForm("buy", kind, price, qty, tif, post)
+@given(AMOUNT_TEXT, AMOUNT_TEXT, st.sampled_from(TYPES), st.sampled_from(engine.TIFS),
+       st.booleans(), AMOUNT_TEXT, EXPIRY_TEXT)  # fmt: skip
+def test_any_typed_ticket_is_either_refused_by_field_or_sent_exactly(
+    price, qty, kind, tif, post, trigger, expiry
+):
+    form = TicketForm("buy", kind, price, qty, tif, post, trigger, expiry)
     errors = check(form, MARKET)
     if errors:
-        assert set(errors) <= {"price", "qty", "post_only"}
+        assert set(errors) <= {"price", "qty", "post_only", "trigger", "expiry"}
         with pytest.raises(InvalidInput):
-            to_command(form, MARKET, "al", "c")
+            to_command(form, MARKET, "al", "c", now=CLOCK)
         return
-    command = to_command(form, MARKET, "al", "c")
+    command = to_command(form, MARKET, "al", "c", now=CLOCK)
     assert Decimal(command.qty) * MARKET.lot_step == Decimal(qty.strip())
     if command.price is not None:
         assert Decimal(command.price) * MARKET.tick_step == Decimal(price.strip())
+    assert (command.trigger is None) == (kind not in ("stop", "stop_limit"))
+    if command.trigger is not None:
+        assert Decimal(command.trigger) * MARKET.tick_step == Decimal(trigger.strip())
+    gtd = tif == "gtd" and kind in ("limit", "stop_limit")
+    assert (command.expire_at is not None) == gtd
+    assert command.expire_at is None or command.expire_at > CLOCK * 1000
+    assert command.tif == ("ioc" if kind in ("market", "stop") else tif)
 
 
 # ---------------------------------------------------------------------- blotter and desk
@@ -182,8 +199,8 @@ def test_blotter_shows_pending_then_only_finished_outcomes():
     blotter.sent(command, MARKET)
     exchange = exchange_with([])
     [row] = blotter.rows(exchange, "alice", BTC)
-    assert (row.key, row.status, row.price, row.qty, row.left) == (
-        "cx1", "pending", "99.0", "0.100", "0.100")  # fmt: skip
+    assert (row.key, row.status, row.price, row.qty, row.filled) == (
+        "cx1", "pending", "99.0", "0.100", "0.000")  # fmt: skip
     assert blotter.rows(exchange, "alice", "ETH/USD") == []
     blotter.resolved("x1", None, "ERR_NO_QUORUM")
     [row] = blotter.rows(exchange, "alice", BTC)

@@ -4,7 +4,8 @@ Each terminal runs the real ``dex-tui`` (peer and Textual app in one process) in
 tmux session on a private tmux server, on loopback, under a cluster name of the test's own.
 In the first test the terminals join through ``--peer``; orders are typed into the quick
 order line of two of them, and the third, where nobody typed, must show the same depth
-ladder and trade tape, read off its screen; the digests agree through the RPC, and ``q``
+ladder and trade tape (with the same consensus times), read off its screen; the digests
+agree through the RPC, and ``q``
 quits each with exit status 0 within 5 seconds. In the second they are started as a person
 starts them, seconds apart with nothing but a name, and find each other by zeroconf.
 """
@@ -104,7 +105,8 @@ def view(term: Terminal, levels: list[LevelRow], trades: list[TradeRow]) -> tupl
         ladder, mid = ladder_rows(screen)
         tape = tape_rows(screen)
         return ([(r.side, r.price, r.size, r.total, r.count) for r in ladder], mid,
-                [(t.price, t.size, t.arrow) for t in tape], ladder, tape)  # fmt: skip
+                [(t.price, t.size, t.arrow) for t in tape], ladder, tape,
+                [t.time for t in tape])  # fmt: skip
 
     want = [(r.side, r.price, r.size, r.total, r.count) for r in levels]
     want_tape = [(t.price, t.size, t.arrow) for t in trades]
@@ -155,10 +157,10 @@ async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
         for term in terms:
             await until(lambda t=term: voters(t, 3, terms), 30, f"{term.name} to see 3 voters")
 
-        a.order("b 1 @ 100", "▶       100.0       1.000")
-        a.order("b 0.5 @ 99.9", "▶        99.9       0.500")
+        a.order("b 1 @ 100", "▶     100.0      1.000")
+        a.order("b 0.5 @ 99.9", "▶      99.9      0.500")
         b.order("s 0.3 @ 100 ioc", "100.0      0.300")
-        b.order("s 2 @ 100.5", "▶       100.5       2.000")
+        b.order("s 2 @ 100.5", "▶     100.5      2.000")
         a.order("b 0.25 @ 100.5 ioc", "100.5      0.250")
 
         levels = [
@@ -166,10 +168,13 @@ async def test_three_terminals_show_the_same_market(tmp_path: Path) -> None:
             LevelRow("bid", "100.0", "0.700", "0.700", 1, False),
             LevelRow("bid", "99.9", "0.500", "1.200", 1, False),
         ]
-        trades = [TradeRow("100.5", "0.250", "↑", False), TradeRow("100.0", "0.300", " ", False)]
+        trades = [TradeRow("", "100.5", "0.250", "↑", False),
+                  TradeRow("", "100.0", "0.300", " ", False)]  # fmt: skip
         views = {t.name: view(t, levels, trades) for t in terms}
-        # C, where nobody typed, shows what A and B show, row for row.
+        # C, where nobody typed, shows what A and B show, row for row, and the same time for
+        # each trade: consensus time, not when each terminal saw it
         assert views["C"][:3] == views["A"][:3] == views["B"][:3]
+        assert views["C"][5] == views["A"][5] == views["B"][5]
         assert "spread 0.5" in views["C"][1] and "last 100.5" in views["C"][1]
         # Own marks: A's bids, B's ask, nothing of C's; own trades: A and B took part in both.
         assert [r.own for r in views["A"][3]] == [False, True, True]

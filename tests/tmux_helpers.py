@@ -190,11 +190,11 @@ def _proc_state(pid: int) -> tuple[str | None, int | None]:
 
 # ---------------------------------------------------------------------- the dex screen
 
-LADDER_COLUMNS = slice(1, 43)  # inside the left panel's border
-TAPE_COLUMNS = slice(45, 79)  # inside the middle panel's border
-RIGHT_COLUMNS = slice(81, 129)  # inside the right column's panels
+LADDER_COLUMNS = slice(1, 39)  # inside the left panels' border (the ladder, the chart)
+TAPE_COLUMNS = slice(41, 75)  # inside the middle panel's border
+RIGHT_COLUMNS = slice(77, 129)  # inside the right column's panels
 _LEVEL = re.compile(r"^([▶ ])\s*(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)\s+(\d+)\s*$")
-_TRADE = re.compile(r"^([● ]) (\d\d:\d\d:\d\d|--:--:--)\s+(\d+\.\d+)\s+(\d+\.\d+) ([↑↓ ])\s*$")
+_TRADE = re.compile(r"^([● ]) (\d\d:\d\d:\d\d)\s+(\d+\.\d+)\s+(\d+\.\d+) ([↑↓ ])\s*$")
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,7 @@ class LevelRow:
 
 @dataclass(frozen=True)
 class TradeRow:
+    time: str  # HH:MM:SS, consensus time in the terminal's time zone
     price: str
     size: str
     arrow: str  # ↑ ↓ or a blank
@@ -250,8 +251,8 @@ def tape_rows(screen: str) -> list[TradeRow]:
     trades = []
     for row in _panel(screen, "Trades", TAPE_COLUMNS)[1:]:
         if match := _TRADE.match(row):
-            mark, _time, price, size, arrow = match.groups()
-            trades.append(TradeRow(price, size, arrow, mark == "●"))
+            mark, stamp, price, size, arrow = match.groups()
+            trades.append(TradeRow(stamp, price, size, arrow, mark == "●"))
     return trades
 
 

@@ -6,17 +6,21 @@ waits exactly as long as the app needs and never sleeps a fixed time.
 """
 
 import hashlib
+import random
 import time
 from collections.abc import Callable
 
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Input, Select
 
 from dex_tui.app import DexApp
 from dex_tui.local import LocalPeer
 from engine import Submit
 
-CLOCK = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC: the tape's times in every test
+CLOCK = 1_764_072_000.0  # 2025-11-25 12:00:00 UTC: the wall clock in every test
+CLOCK_MS = int(CLOCK * 1000)  # the consensus time of every entry (unless a test moves it)
+HISTORY_MINUTES = 90  # of trades before CLOCK, for the chart (see with_history)
 
 #: (side, price in ticks, qty in lots) resting for "bob" in BTC/USD (tick 0.1, lot 0.001)
 BOOK = (
@@ -29,17 +33,57 @@ BOOK = (
 )
 
 
-def local_peer(name: str = "alice", others: tuple[str, ...] = ("bob", "carol")) -> LocalPeer:
+class Clock:
+    """A consensus clock a test sets (ms since the epoch), for a LocalPeer."""
+
+    def __init__(self, ms: int = CLOCK_MS) -> None:
+        self.ms = ms
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+def local_peer(
+    name: str = "alice", others: tuple[str, ...] = ("bob", "carol"), clock: Clock | None = None
+) -> LocalPeer:
     """A LocalPeer with money (the default grant) whose trader key follows from its name
-    (the header shows its fingerprint), and accounts for the ``others``."""
-    peer = LocalPeer(name, seed=hashlib.sha256(name.encode()).digest())
+    (the header shows its fingerprint), and accounts for the ``others``; its consensus
+    time is ``clock``'s (CLOCK without one)."""
+    seed = hashlib.sha256(name.encode()).digest()
+    peer = LocalPeer(name, seed=seed, clock=clock or Clock())
     for other in others:
         peer.open_account(other)
     return peer
 
 
-def book_peer(name: str = "alice") -> LocalPeer:
-    peer = local_peer(name)
+def with_history(peer: LocalPeer, clock: Clock) -> None:
+    """:data:`HISTORY_MINUTES` of trades between bob and carol before CLOCK (a seeded
+    random walk drawn towards 100.0, two or three a minute, each its own pair of crossing orders,
+    so no order is left in the book), for a chart with candles; the clock is CLOCK again
+    after."""
+    rng = random.Random(57)  # a walk up from 97.5 that ends near the book (99.9)
+    price = 975
+    for minute in range(HISTORY_MINUTES, 0, -1):
+        for n in range(rng.choice((2, 3))):
+            clock.ms = CLOCK_MS - minute * 60_000 + n * 15_000
+            price += rng.randint(-4, 4) + (1000 - price) // 25  # drawn back towards 100.0
+            maker, taker = ("carol", "bob") if rng.random() < 0.5 else ("bob", "carol")
+            side = "sell" if maker == "carol" else "buy"
+            other = "buy" if side == "sell" else "sell"
+            qty = rng.randint(10, 60)
+            tag = f"h{minute}-{n}"
+            peer.apply(Submit(maker, "BTC/USD", side, "limit", price, qty, client_id=tag))
+            peer.apply(Submit(taker, "BTC/USD", other, "limit", price, qty, "ioc",
+                              client_id=tag))  # fmt: skip
+    clock.ms = CLOCK_MS
+
+
+def book_peer(name: str = "alice", history: bool = False) -> LocalPeer:
+    """The BOOK resting for bob (after an hour and a half of trades, with ``history``)."""
+    clock = Clock(CLOCK_MS - (HISTORY_MINUTES + 1) * 60_000 if history else CLOCK_MS)
+    peer = local_peer(name, clock=clock)  # founded before its history: time never goes back
+    if history:
+        with_history(peer, clock)
     for n, (side, price, qty) in enumerate(BOOK):
         peer.apply(Submit("bob", "BTC/USD", side, "limit", price, qty, client_id=f"bob-{n}"))
     peer.peers = [
@@ -70,8 +114,9 @@ async def type_text(pilot: Pilot, text: str) -> None:
 
 
 def trading_peer() -> LocalPeer:
-    """The book plus two orders of alice's own (the screens of the snapshots and README)."""
-    peer = book_peer()
+    """The book after its history, plus two orders of alice's own (the screens of the
+    snapshots and README)."""
+    peer = book_peer(history=True)
     peer.apply(Submit("alice", "BTC/USD", "buy", "limit", 998, 400, client_id="mine-1"))
     peer.apply(Submit("alice", "BTC/USD", "sell", "limit", 1005, 250, client_id="mine-2"))
     return peer
@@ -105,6 +150,24 @@ async def trade_live(pilot: Pilot) -> None:
     pilot.app.refresh_status()
     pilot.app.refresh_status()
     pilot.app.ticket.set_price("99.9")  # the ticket says the most it can buy at that price
+    await pilot.pause()
+
+
+async def stops_and_gtd(pilot: Pilot) -> None:
+    """After :func:`trade_live`: a stop-market waiting in the orders panel (from the quick
+    line) and the ticket filled in as a stop-limit sell good till 5 minutes from now."""
+    await trade_live(pilot)
+    await pilot.press("colon", *"s 0.2 stop 99.1 min 98", "enter")
+    await settle(pilot, lambda: len(pilot.app.peer.exchange.open_orders("alice")) == 3)
+    ticket = pilot.app.ticket
+    await pilot.press("s")
+    for select, value in (("type", "stop_limit"), ("tif", "gtd")):
+        ticket.query_one(f"#{select}", Select).value = value
+        await settle(pilot, lambda s=select, v=value: getattr(ticket.form, s) == v)
+    for field, value in (("price", "99.5"), ("trigger", "99.6"), ("qty", "0.5"), ("expiry", "5m")):
+        ticket.query_one(f"#{field}", Input).value = value
+    await settle(pilot, lambda: ticket.form.expiry == "5m")
+    pilot.app.orders.move_cursor(row=2)  # the stop: the line under the table describes it
     await pilot.pause()
 
 

@@ -5,6 +5,10 @@ yet back is shown as *pending*; once its submit returns, its outcome replaces it
 that rests appears among the open orders (read from the engine, the single source of
 truth), and one that filled, was cancelled or rejected, or failed to commit stays listed a
 while as a finished row so the user sees what happened.
+
+A stop waiting for its trigger is open too (status ``untriggered``, its trigger price in a
+column of its own), so it can be cancelled and amended like a resting order; a
+good-till-date order says until when it rests.
 """
 
 from collections import deque
@@ -12,9 +16,10 @@ from dataclasses import dataclass, replace
 
 from engine import Done, Exchange, Market, OrderView, Submit
 
-from . import numbers
+from . import numbers, times
 
 FINISHED_ROWS = 12
+OPEN_STATUSES = ("resting", "partially_filled", "untriggered")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +31,14 @@ class OrderRow:
     price: str  # fixed decimals, or "market"
     qty: str
     filled: str
-    left: str  # remaining quantity, open or not
-    status: str  # pending / resting / partially_filled / filled / cancelled / rejected / failed
+    status: str  # pending / resting / partially_filled / untriggered / filled / cancelled /
+    # rejected / failed
     note: str = ""
+    trigger: str = ""  # a stop's trigger price ("" for other orders)
 
     @property
     def open(self) -> bool:
-        return self.status in ("resting", "partially_filled")
+        return self.status in OPEN_STATUSES
 
 
 class Blotter:
@@ -55,10 +61,10 @@ class Blotter:
         self.version += 1
         if done is None:
             self.finished.appendleft(_row(command, market, "failed", None, error))
-        elif done.status not in ("resting", "partially_filled"):  # else: open, in the engine
+        elif done.status not in OPEN_STATUSES:  # else: open, in the engine
             row = _row(command, market, done.status, done.order_id, done.reason or "")
             filled = numbers.qty(market, done.filled_qty)
-            self.finished.appendleft(replace(row, filled=filled))  # left: 0, it is finished
+            self.finished.appendleft(replace(row, filled=filled))
 
     def rows(self, exchange: Exchange, owner: str, market: str) -> list[OrderRow]:
         """The trader's orders in ``market``: pending, then open, then recently finished."""
@@ -81,9 +87,9 @@ def _row(
         price,
         numbers.qty(market, command.qty),
         numbers.qty(market, 0),
-        numbers.qty(market, command.qty if status == "pending" else 0),
         status,
         note,
+        _trigger(market, command.trigger),
     )
 
 
@@ -97,6 +103,24 @@ def _open_row(market: Market, order: OrderView) -> OrderRow:
         price,
         numbers.qty(market, order.qty),
         numbers.qty(market, order.filled_qty),
-        numbers.qty(market, order.remaining_qty),
         order.status,
+        "" if order.expire_at is None else f"till {times.hms(order.expire_at)}",
+        _trigger(market, order.trigger),
     )
+
+
+def describe(row: OrderRow) -> str:
+    """One line saying all of a row, for the line under the table (whose columns may be
+    cut off on a narrow screen): ``#458 sell 0.500 @ 99.5 stop 99.6 · untriggered · till
+    12:05:00``."""
+    ident = "pending" if row.order_id is None else f"#{row.order_id}"
+    price = "market" if row.price == "market" else f"@ {row.price}"
+    words = [ident, row.side, row.qty, price]
+    words += [f"stop {row.trigger}"] if row.trigger else []
+    words += [f"filled {row.filled}"] if row.filled.strip("0.") else []
+    text = " ".join(words) + f" · {row.status.replace('_', ' ')}"
+    return text + (f" · {row.note}" if row.note else "")
+
+
+def _trigger(market: Market, trigger: int | None) -> str:
+    return "" if trigger is None else numbers.price(market, trigger)

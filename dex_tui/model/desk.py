@@ -4,13 +4,18 @@ The app owns one :class:`Desk`. Widgets never call the peer: the app calls the d
 actions from workers (they await consensus) and reads the desk's models on its refresh
 tick. Every write carries a client id made from this session and a counter, so the peer's
 idempotent submit means a retried ticket can never become two orders. The trader's money
-(balances, the most the ticket can trade, transfers) is read from the same exchange.
+(balances, the most the ticket can trade, transfers) is read from the same exchange, and
+so is the market data: the chart's candles at the chosen interval and the header's 24 h
+ticker, each with a key that changes only when what it shows can have changed (a new trade,
+another interval or market; for the ticker also a new minute of consensus time), so the
+app redraws them only then. Exports write the market's trades and the trader's fills.
 """
 
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine import (
     Amend,
@@ -30,12 +35,14 @@ from net.peer import Peer
 from net.rpc.errors import RpcError
 
 from ..scenario import OrderStep
-from . import numbers, transfer
+from . import export, numbers, transfer
 from .balances import Balances, balances
 from .blotter import Blotter
+from .chart import INTERVALS, Bar
 from .ladder import DEPTHS, GROUPS, Ladder, build_ladder, step
 from .tape import Tape
-from .ticket import TicketForm, check, max_lots, to_command
+from .ticker import Ticker
+from .ticket import TicketForm, check, expiry_hint, max_lots, to_command
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,7 @@ class Desk:
         self, peer: Peer, market: str | None = None, clock: Callable[[], float] = time.time
     ) -> None:
         self.peer = peer
+        self.clock = clock  # the wall clock, seconds: what a gtd expiry counts from
         self.wanted_market = market
         self.market = ""  # chosen once the peer knows its markets (see ensure_market)
         self.session = secrets.token_hex(3)
@@ -60,7 +68,8 @@ class Desk:
         self.depth_chosen = False  # until the user picks a depth, it follows the screen
         self.group = 1  # ticks per ladder row
         self.frozen = False
-        self.tape = Tape("", clock)  # its owner is known once the peer has started
+        self.tape = Tape("")  # its owner is known once the peer has started
+        self.interval = INTERVALS[0]  # the chart's
         self.blotter = Blotter()
         self.settings_version = 0  # bumped by anything that changes the ladder's shape
         self._digest: tuple[str, int] | None = None  # (digest, the index it is for)
@@ -150,6 +159,51 @@ class Desk:
     def ladder(self) -> Ladder:
         return build_ladder(self.exchange, self.market, self.peer.owner, self.depth, self.group)
 
+    # ------------------------------------------------------------------ market data
+
+    def set_interval(self, interval: str) -> None:
+        if interval not in INTERVALS:
+            raise InvalidInput("interval", f"expected one of {', '.join(INTERVALS)}")
+        self.interval = interval
+
+    def _last_trade(self) -> int:
+        trades = self.exchange.markets[self.market].trades
+        return trades[-1].trade_id if trades else 0
+
+    def chart_key(self) -> tuple[str, str, int]:
+        """Changes whenever the chart's candles can have: a trade, the interval, the market."""
+        return (self.market, self.interval, self._last_trade())
+
+    def candles(self, limit: int) -> list[Bar]:
+        """The newest ``limit`` candles of the market on screen at the chart's interval."""
+        return self.exchange.candles(self.market, self.interval, max(1, limit))
+
+    def ticker_key(self) -> tuple[str, int, int]:
+        """Changes whenever the ticker can have: a trade, the market, a minute of time (its
+        24 h window moves by the minute)."""
+        return (self.market, self._last_trade(), self.exchange.time // 60_000)
+
+    def ticker(self) -> Ticker | None:
+        return self.exchange.ticker(self.market)
+
+    def export_trades(self, path: Path) -> Outcome:
+        return self._export(export.trades(self.exchange, self.market), path, "trades")
+
+    def export_fills(self, path: Path) -> Outcome:
+        return self._export(export.fills(self.exchange, self.peer.owner), path, "fills")
+
+    def export_name(self, what: str) -> str:
+        """The default file name of an export (``what``: trades, of the market; or fills)."""
+        return export.default_name(what, self.market if what == "trades" else None, self.clock())
+
+    @staticmethod
+    def _export(table: export.Table, path: Path, what: str) -> Outcome:
+        try:
+            count = export.write(table, path)
+        except export.ExportError as exc:
+            return Outcome(f"export of {what} failed: {exc}", False)
+        return Outcome(f"{count} {what} written to {path}", True)
+
     # ------------------------------------------------------------------ money
 
     def balances(self) -> Balances:
@@ -169,6 +223,10 @@ class Desk:
             return {"market": "no market yet: the peer has not joined a cluster"}
         return check(self.ticket, market, most)
 
+    def ticket_hint(self) -> str:
+        """When the ticket's gtd order would expire if sent now ("" if not gtd)."""
+        return expiry_hint(self.ticket, self.clock())
+
     def transfer_errors(self, form: transfer.TransferForm) -> dict[str, str]:
         return transfer.check(form, self.exchange, self.peer.owner)
 
@@ -187,11 +245,12 @@ class Desk:
         if market is None:
             raise InvalidInput("market", "no market yet: the peer has not joined a cluster")
         most = self.ticket_most()
-        return to_command(self.ticket, market, self.peer.owner, self.client_id(), most)
+        return to_command(self.ticket, market, self.peer.owner, self.client_id(), most,
+                          self.clock())  # fmt: skip
 
     def order_command(self, step: OrderStep) -> Submit:
         """The submit for an order typed on the quick line (already checked by its parser)."""
-        return step.command(self.peer.owner, self.client_id())
+        return step.command(self.peer.owner, self.client_id(), self.clock())
 
     def sent(self, command: Submit) -> None:
         """Show a submit as pending before it is awaited."""
@@ -218,7 +277,11 @@ class Desk:
         where = market or "every market"
         return await self._write(CancelAll(self.peer.owner, market), f"cancel all in {where}")
 
-    async def amend(self, order_id: int, qty: str | None, price: str | None) -> Outcome:
+    async def amend(
+        self, order_id: int, qty: str | None, price: str | None, trigger: str | None = None
+    ) -> Outcome:
+        """Amend an order: a new quantity, price, or (an untriggered stop's) trigger, as
+        decimal text ("" or None: unchanged)."""
         order = self.exchange.order(order_id)
         if order is None:
             return Outcome(f"amend #{order_id}: no such order", False)
@@ -226,9 +289,10 @@ class Desk:
         try:
             lots = market.qty_units(qty, "qty") if qty else None
             ticks = market.price_units(price, "price") if price else None
+            trigger_ticks = market.price_units(trigger, "trigger") if trigger else None
         except InvalidInput as exc:
             return Outcome(f"amend #{order_id}: {exc}", False)
-        command = Amend(self.peer.owner, order_id, lots, ticks)
+        command = Amend(self.peer.owner, order_id, lots, ticks, trigger_ticks)
         return await self._write(command, f"amend #{order_id}")
 
     async def transfer(self, form: transfer.TransferForm) -> Outcome:
@@ -265,11 +329,15 @@ class Desk:
 
 
 def _what(command: Submit, market: Market) -> str:
-    qty = numbers.qty(market, command.qty)
-    if command.type == "market":
-        return f"{command.side} {qty} {market.symbol} market"
-    price = f"@ {numbers.price(market, command.price or 0)}"
-    return f"{command.side} {qty} {market.symbol} {price}"
+    """ "buy 0.5 BTC/USD @ 100.1", "sell 1 BTC/USD stop 99 @ 98.5", "buy 1 BTC/USD market"."""
+    words = [command.side, numbers.qty(market, command.qty), market.symbol]
+    if command.trigger is not None:
+        words += ["stop", numbers.price(market, command.trigger)]
+    if command.type in ("limit", "stop_limit"):
+        words += ["@", numbers.price(market, command.price or 0)]
+    elif command.type == "market":
+        words.append("market")
+    return " ".join(words)
 
 
 def _result(done: Done, market: Market) -> str:
@@ -285,6 +353,8 @@ def _result(done: Done, market: Market) -> str:
         return f"filled {fills}"
     if done.status == "partially_filled":
         return f"partially filled: {fills}, {rest} resting"
+    if done.status == "untriggered":
+        return "waiting for its trigger price (untriggered)"
     if done.status == "cancelled":
         why = f" ({done.reason})" if done.reason else ""
         return f"{fills + ', rest ' if fills else ''}cancelled{why}"

@@ -19,7 +19,8 @@ from textual.widget import Widget
 from ..model import numbers
 from ..model.ladder import Ladder, Level
 
-HEADER = f" {'price':>12} {'size':>11} {'total':>11} {'#':>4}"
+HEADER = f" {'price':>10} {'size':>10} {'total':>10} {'#':>3}"
+PRICE_CELLS = 11  # the own-order mark and the price: drawn in the side's colour
 
 
 class DepthLadder(Widget, can_focus=True):
@@ -75,7 +76,7 @@ class DepthLadder(Widget, can_focus=True):
         ladder = self.ladder
         assert ladder is not None
         if y == self.rows + 1:
-            return _mid_text(ladder)
+            return _mid_text(ladder, self.size.width)
         level = self.level_at(y)
         if level is None:
             return None
@@ -104,7 +105,7 @@ class DepthLadder(Widget, can_focus=True):
         if ladder is None:
             return Strip.blank(width, self.rich_style)
         if y == self.rows + 1:
-            text = _mid_text(ladder).center(width)
+            text = _mid_text(ladder, width).center(width)
             return _line(text, width, self.get_component_rich_style("ladder--mid"))
         level = self.level_at(y)
         if level is None:
@@ -116,8 +117,8 @@ class DepthLadder(Widget, can_focus=True):
         market = ladder.market
         mark = "▶" if level.own else " "
         text = (
-            f"{mark}{numbers.price(market, level.price):>12} {numbers.qty(market, level.qty):>11}"
-            f" {numbers.qty(market, level.cum):>11} {level.count:>4}"
+            f"{mark}{numbers.price(market, level.price):>10} {numbers.qty(market, level.qty):>10}"
+            f" {numbers.qty(market, level.cum):>10} {level.count:>3}"
         ).ljust(width)[:width]
         side = "ladder--ask" if is_ask else "ladder--bid"
         price_style = self.get_component_rich_style(side)
@@ -127,7 +128,7 @@ class DepthLadder(Widget, can_focus=True):
         bar = _bar_cells(width, level, ladder)
         base = self.rich_style
         segments = []
-        for start, end, style in ((0, 13, price_style), (13, width, base)):
+        for start, end, style in ((0, PRICE_CELLS, price_style), (PRICE_CELLS, width, base)):
             for lo, hi, on_bar in ((start, min(end, width - bar), False),
                                    (max(start, width - bar), end, True)):  # fmt: skip
                 if lo < hi:
@@ -146,22 +147,26 @@ def _bar_cells(width: int, level: Level, ladder: Ladder) -> int:
     return round(width * level.cum / ladder.max_cum) if ladder.max_cum else 0
 
 
-def _mid_text(ladder: Ladder) -> str:
+def _mid_text(ladder: Ladder, width: int) -> str:
+    """Spread (in bp too), mid and last price, and the grouping; what does not fit in
+    ``width`` is left out, the mid first, then the spread's bp (the last price stays)."""
     market = ladder.market
-    parts = []
+    spread, bps, mid = "no spread: one side is empty", "", ""
     if ladder.spread is not None and ladder.mid2 is not None:
-        spread = numbers.price(market, ladder.spread)
-        bps = ladder.spread * 20_000 // ladder.mid2 if ladder.mid2 else 0
-        mid = market.tick_step * ladder.mid2 / 2
-        parts.append(f"spread {spread} ({bps}bp)  mid {mid:f}")
-    else:
-        parts.append("no spread: one side is empty")
+        spread = f"spread {numbers.price(market, ladder.spread)}"
+        bps = f" ({ladder.spread * 20_000 // ladder.mid2 if ladder.mid2 else 0}bp)"
+        mid = f"mid {market.tick_step * ladder.mid2 / 2:f}"
+    rest = []
     if ladder.last_price is not None:
         arrow = {1: "↑", -1: "↓"}.get(ladder.last_tick, " ")
-        parts.append(f"last {numbers.price(market, ladder.last_price)} {arrow}")
+        rest.append(f"last {numbers.price(market, ladder.last_price)} {arrow}")
     if ladder.group > 1:
-        parts.append(f"group {numbers.price(market, ladder.group)}")
-    return "  ".join(parts)
+        rest.append(f"group {numbers.price(market, ladder.group)}")
+    for parts in ([spread + bps, mid, *rest], [spread + bps, *rest], [spread, *rest]):
+        text = "  ".join(p for p in parts if p)
+        if len(text) <= width:
+            break
+    return text
 
 
 def _line(text: str, width: int, style: Style) -> Strip:

@@ -1,19 +1,21 @@
 """This trader's orders: pending, open and recently finished, one row each, keyed by order.
 
 Rows are diffed by key on each update (cells changed in place, rows added and removed), so
-the cursor stays on the order the user selected while fills and new orders arrive.
+the cursor stays on the order the user selected while fills and new orders arrive. The
+``stop`` column is a stop's trigger price (blank for other orders); what is left of an order
+is its quantity less what filled. A column that does not fit is cut off, not scrolled to.
 """
 
 from textual.widgets import DataTable
 
 from ..model.blotter import OrderRow
 
-COLUMNS = ("id", "side", "price", "qty", "filled", "left", "status")
+COLUMNS = ("id", "side", "price", "stop", "qty", "filled", "status")
 
 
 class OpenOrders(DataTable):
     DEFAULT_CSS = """
-    OpenOrders { height: 1fr; }
+    OpenOrders { height: 1fr; overflow-x: hidden; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -53,4 +55,4 @@ def _cells(row: OrderRow) -> tuple[str, ...]:
     if row.note:
         status = f"{status}: {row.note}"
     ident = "…" if row.order_id is None else str(row.order_id)
-    return (ident, row.side, row.price, row.qty, row.filled, row.left, status)
+    return (ident, row.side, row.price, row.trigger, row.qty, row.filled, status)

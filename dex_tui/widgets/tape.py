@@ -1,7 +1,7 @@
 """The trade tape: newest trade on top, coloured by the aggressor's side, with a tick arrow
-(where the price went) and a mark on the user's own fills. Line API: only what fits is drawn."""
+(where the price went) and a mark on the user's own fills. Times are consensus times, in the
+local time zone. Line API: only what fits is drawn."""
 
-import time
 from collections.abc import Sequence
 
 from rich.segment import Segment
@@ -11,7 +11,7 @@ from textual.widget import Widget
 
 from engine import Market
 
-from ..model import numbers
+from ..model import numbers, times
 from ..model.tape import TapeRow
 
 HEADER = f"  {'time':<8} {'price':>10} {'size':>10}  "
@@ -46,7 +46,7 @@ class TradeTape(Widget):
         if market is None or y > len(self.trades):
             return Strip.blank(width, self.rich_style)
         row = self.trades[y - 1]
-        stamp = time.strftime("%H:%M:%S", time.localtime(row.time)) if row.time else "--:--:--"
+        stamp = times.hms(row.time)
         side_style = self.get_component_rich_style(f"tape--{row.aggressor}")
         if row.own:
             side_style += Style(bold=True)
