@@ -222,12 +222,13 @@ async def test_three_terminals_started_seconds_apart_become_one_exchange(
                 10,
             )
         first, _, third = terms
-        first.order("b 1 @ 100", "▶       100.0       1.000")
+        first.order("b 1 @ 100", "▶     100.0      1.000")
         third.order("s 0.4 @ 100 ioc", "100.0      0.400")
-        trades = [TradeRow("100.0", "0.400", " ", False)]
+        trades = [TradeRow("", "100.0", "0.400", " ", False)]
         levels = [LevelRow("bid", "100.0", "0.600", "0.600", 1, False)]
         views = {t.name: view(t, levels, trades) for t in terms}
         assert views["second"][:3] == views["first"][:3] == views["third"][:3]
+        assert views["second"][5] == views["first"][5] == views["third"][5]  # its time
         assert not any(t.own for t in views["second"][4])  # nobody typed in the second
         await quit_all(terms[::-1])
 
