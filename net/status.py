@@ -61,6 +61,7 @@ def peer_status(node: "Node", digest: bool = True) -> dict:
         "leader": named(core.leader) if core is not None and core.leader else None,
         "commit_index": core.commit_index if core is not None else 0,
         "applied_index": shell.machine.applied_index,
+        "time": shell.machine.exchange.time,  # consensus ms at applied_index
         "digest": shell.machine.digest() if digest else None,
         "refused": shell.machine.refused,  # entries no trader signed (net/machine.py)
         "voters": [named(v) for v in conf.voters] if conf is not None else [],
