@@ -276,11 +276,16 @@ class OrderTable:
             window[i] = order
         elif i < 0:
             self.old[order.order_id] = order
-        elif self.count == 0:  # past a gap with nothing to keep: start the window here
+        elif self.count == 0 or i - n > 2 * self.count + self.slack:
+            # past a gap (ids forgotten before a restore) with nothing to keep, or too wide
+            # to hold in the window: the window starts here, what it held moves to ``old``
+            for kept in window:
+                if kept is not None:
+                    self.old[kept.order_id] = kept
             self.base = order.order_id
             self.window = [order]
             self.count = 1
-        else:  # past a gap (ids forgotten before a restore)
+        else:  # past a small gap
             window.extend([None] * (i - n))
             window.append(order)
             self.count += 1

@@ -165,6 +165,7 @@ def _order(row: object, exchange: "Exchange") -> Order:
            "expire_at")  # fmt: skip
     _check((trigger is None) == (type_ not in STOP_TYPES) and (trigger is None or trigger > 0),
            "trigger")  # fmt: skip
+    _check(order_id < exchange.next_order_id, "order id counter")  # (and no vast table gap)
     _check(exchange.orders.get(order_id) is None, "duplicate order id")
     order = Order(order_id, client_id, owner, exchange.owner(owner), market, side, type_, price,
                   qty, tif, post_only, stp, index, time, expire_at, trigger)  # fmt: skip
@@ -202,6 +203,12 @@ def _untriggered(row: object, exchange: "Exchange", market: Market) -> Order:
     trigger = order.trigger
     _check(order.status == UNTRIGGERED and trigger is not None and order.filled == 0
            and order.notional == 0, "untriggered stop")  # fmt: skip
+    # it will still execute: its fields must make a submit the parser accepts
+    parse_command({"op": "submit", "owner": order.owner, "market": order.market,
+                   "side": order.side, "type": order.type, "price": order.price,
+                   "qty": order.qty, "tif": order.tif, "post_only": order.post_only,
+                   "stp": order.stp, "client_id": order.client_id,
+                   "expire_at": order.expire_at, "trigger": trigger})  # fmt: skip
     assert trigger is not None
     last = market.last
     crossed = last > 0 and (last >= trigger if order.side == "buy" else last <= trigger)
@@ -280,7 +287,6 @@ def load(data: object, exchange: "Exchange") -> None:
         _check_holds(exchange)
         _check_conserved(exchange)
         remembered = exchange.orders.values()  # by id
-        _check(not remembered or remembered[-1].order_id < next_order_id, "order id counter")
         for order in remembered:
             if order.client_id is not None:
                 _check(order.client_id not in order.account.by_client, "duplicate client id")

@@ -13,8 +13,10 @@ PREFIX = b"dex-engine-snapshot/"
 
 
 def _busy() -> Driver:
-    """Two markets with resting, partially filled, filled, cancelled and rejected orders."""
+    """Two markets with resting, partially filled, filled, cancelled and rejected orders, a
+    good-till-date order, stops waiting for their trigger and a time."""
     d = Driver(BTC, ETH)
+    d.advance(1_800_000_000_000)
     d.rest("alice", "sell", 123, 7, client_id="k1")
     d.rest("alice", "sell", 124, 5, client_id="k2", post_only=True)
     d.buy("bob", 123, 3, client_id="k1")  # partial fill of alice's first
@@ -25,6 +27,9 @@ def _busy() -> Driver:
     d.cancel("carol", oid)
     d.buy("dave", 150, 100, tif="fok")  # rejected
     d.buy("dave", None, 1, type="market")
+    d.rest("erin", "buy", 110, 3, expire_at=1_800_000_600_000)
+    d.submit("erin", "buy", None, 2, type="stop", trigger=140)  # waits: last is 123
+    d.submit("erin", "sell", 105, 2, type="stop_limit", trigger=106, market=ETH, tif="fok")
     return d
 
 
@@ -43,7 +48,7 @@ def _queries(ex: Exchange) -> tuple:
         list(ex.markets),
         [ex.depth(s) for s in ex.markets],
         [ex.recent_trades(s) for s in ex.markets],
-        [ex.open_orders(o) for o in ("alice", "bob", "carol", "dave")],
+        [ex.open_orders(o) for o in ("alice", "bob", "carol", "dave", "erin")],
         _views(ex),
         (ex.next_order_id, ex.next_trade_id, ex.applied_index),
     )
@@ -313,7 +318,7 @@ def test_corrupted_snapshot_is_refused_or_usable(changes):
     for symbol in ex.markets:
         for side in ("buy", "sell"):
             ex.apply(Submit("x", symbol, side, "market", None, 1000, "ioc"), index)
-    for owner in ("alice", "bob", "carol", "dave"):
+    for owner in ("alice", "bob", "carol", "dave", "erin"):
         ex.apply(CancelAll(owner), index)
     assert Exchange.restore(ex.snapshot()).digest() == ex.digest()
 

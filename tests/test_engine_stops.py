@@ -453,6 +453,7 @@ def _stop_rows(state: list) -> list:
         lambda s: _stop_rows(s)[0].__setitem__(slice(7, 9), [6, 6]),  # holds (qty 6)
         lambda s: _stop_rows(s).reverse(),  # out of order id order
         lambda s: _stop_rows(s)[0].__setitem__(6, 107),  # holds no longer match (price)
+        lambda s: _stop_rows(s)[2].__setitem__(12, "gtc"),  # a stop that would rest
     ],
 )
 def test_a_snapshot_with_impossible_stops_is_refused(change):

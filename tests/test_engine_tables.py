@@ -69,6 +69,16 @@ def test_puts_in_any_order_then_lookups():
     assert table.get(4) is None and table.get(10**18) is None and table.get(-5) is None
 
 
+def test_a_vast_gap_in_ids_moves_the_window_instead_of_filling_it():
+    # a restored snapshot may name an order id far beyond the others (its counter allows it)
+    table = OrderTable(slack=4)
+    for order_id in (1, 2, 3, 10**15):
+        table.put(_order(order_id))
+    assert len(table.window) == 1 and len(table) == 4
+    assert [i for i, _ in table.items()] == [1, 2, 3, 10**15]
+    assert all(table[i].order_id == i for i in (1, 2, 3, 10**15))
+
+
 # Keys in a narrow range, so adds and removes hit the same chunks and chunks split and empty.
 KEY_STEPS = st.lists(st.tuples(st.booleans(), st.integers(-3000, 3000)), max_size=3000)
 
