@@ -38,7 +38,7 @@ from .model.blotter import describe
 from .model.chart import INTERVALS, layout
 from .model.desk import Desk, Outcome
 from .model.files import Recent, scenario_dirs, scenario_files
-from .model.ticker import plain, ticker_runs
+from .model.ticker import ticker_runs
 from .model.transfer import TransferForm
 from .runner import ScenarioRun
 from .scenario import CancelAllStep, OrderStep, ScenarioError, load_scenario, parse_line
@@ -59,7 +59,7 @@ from .widgets.ticket import ExpiryInput, OrderTicket
 FLUSH_HZ = 15
 STATUS_EVERY = 1.0  # seconds between cluster status reads
 RECOVERY_HINT_AFTER = 30.0  # seconds of NO QUORUM before the banner says how to recover
-CHART_LINES = 12  # the chart panel's least height (borders included), taken from the ladder
+CHART_LINES = 12  # lines left to the chart (borders included) when the depth fits the screen
 SCREEN_LINES = 6  # header, status line, quick line, footer and the ladder's borders
 #: The header ticker's kinds (dex_tui.model.ticker) as styles
 TICKER_STYLES = {"symbol": "bold", "up": "bold $success", "down": "bold $error",
@@ -122,7 +122,7 @@ class DexApp(App):
         self._most: int | None = None  # the ticket's most-you-can-trade, as last shown
         self._chart_shown: tuple | None = None  # (desk.chart_key(), chart size) drawn
         self._ticker_shown: tuple | None = None  # desk.ticker_key() in the header
-        self._ticker = Content("")  # the header's ticker, styled (see format_title)
+        self.ticker = Content("")  # the header's ticker of the market on screen, styled
         self._trader = f"{peer.owner} (key {fingerprint(peer.trader_key)})"
 
     # ------------------------------------------------------------------ layout
@@ -172,6 +172,8 @@ class DexApp(App):
             f"{n} {name}" for n, name in enumerate(INTERVALS, 1)
         )
         self.banner = self.query_one("#banner", Static)
+        # the header's line: the ticker is written to it directly (see _show_ticker)
+        self.header_title = self.query_one("HeaderTitle", Static)
         self.ladder_panel = self.query_one("#ladder-panel")
         self.markets = self.query_one("#markets", OptionList)
         self.scenario_status = self.query_one("#scenario-status", Static)
@@ -269,13 +271,16 @@ class DexApp(App):
         market = desk.current()
         assert market is not None
         runs = ticker_runs(market, desk.ticker())
-        self._ticker = Content.assemble(*((text, TICKER_STYLES[kind]) for text, kind in runs))
-        self.title = plain(runs)  # the header redraws, through format_title
+        self.ticker = Content.assemble(*((text, TICKER_STYLES[kind]) for text, kind in runs))
+        # Not through the app's title: the header would update its line with a layout of
+        # the whole screen, which at 15 ticks a second under load costs a quarter of a core
+        # (measured); the line's size never changes.
+        self.header_title.update(self.format_title(self.title, self.sub_title), layout=False)
 
     def format_title(self, title: str, sub_title: str) -> Content:
-        """The header: the ticker in colour (when ``title`` is its text), then who and
-        where this peer is."""
-        shown = self._ticker if title == self._ticker.plain else Content(title)
+        """The header: the ticker in colour (the app's title until there is one), then who
+        and where this peer is."""
+        shown = self.ticker if self.ticker.plain else Content(title)
         return Content.assemble(shown, ("  —  ", "dim"), Content(sub_title).stylize("dim"))
 
     def _show_market(self) -> None:
@@ -303,8 +308,9 @@ class DexApp(App):
         self.peers_panel.show(status, *self.desk.digest())
         banner = self.banner
         message = _banner_text(status)
-        banner.update(message)
-        banner.set_class(bool(message), "-shown")
+        if str(banner.content) != message:  # an update lays out the whole screen again
+            banner.update(message)
+            banner.set_class(bool(message), "-shown")
         self.sub_title = self._sub_title()
         if self.desk.ticket.gtd:  # "expires 12:05:00, in 4m 59s" counts down
             self._show_most(force=True)

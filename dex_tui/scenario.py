@@ -38,8 +38,8 @@ _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s)", re.IGNORECASE)
 SIDES = {"buy": "buy", "b": "buy", "sell": "sell", "s": "sell"}
 COMMANDS = "buy, sell, b, s, market, amend, cancel, sleep or a label followed by ':'"
 #: Words a label may not be: they would read as part of the grammar (``cancel all``).
-KEYWORDS = frozenset({*SIDES, *engine.TIFS, "gtd", "post", "market", "max", "min", "amend",
-                      "cancel", "all", "sleep", "qty", "price", "stop", "trigger"})  # fmt: skip
+KEYWORDS = frozenset({*SIDES, *engine.TIFS, "post", "market", "max", "min", "amend", "cancel",
+                      "all", "sleep", "qty", "price", "stop", "trigger"})  # fmt: skip
 LIMIT_OPTIONS = "gtc, ioc, fok, gtd EXPIRY, post, stop PRICE or end of line"
 
 

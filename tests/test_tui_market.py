@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from dex_tui.model import export, times
 from dex_tui.model.chart import GLYPHS, layout
-from dex_tui.model.ticker import plain, ticker_runs
+from dex_tui.model.ticker import ticker_runs
 from dex_tui.screens.export import ExportScreen
 from dex_tui.widgets.chart import PriceChart
 from dex_tui.widgets.tape import TradeTape
@@ -47,6 +47,7 @@ def utc(monkeypatch):
 
 
 def text(row) -> str:
+    """A chart row's or the ticker's runs as the text they show."""
     return "".join(run for run, _ in row)
 
 
@@ -155,15 +156,15 @@ def test_any_candles_fill_the_chart_exactly(bars, width, height, interval):
 
 
 def test_the_ticker_says_last_change_high_low_and_volume():
-    assert plain(ticker_runs(MARKET, None)) == "BTC/USD  no trades yet"
+    assert text(ticker_runs(MARKET, None)) == "BTC/USD  no trades yet"
     up = ticker_runs(MARKET, (1005, 5, 1010, 990, 2500))
-    assert plain(up) == "BTC/USD 100.5  24h +0.5 (+0.50%)  H 101.0  L 99.0  V 2.500"
+    assert text(up) == "BTC/USD 100.5  24h +0.5 (+0.50%)  H 101.0  L 99.0  V 2.500"
     assert [kind for _, kind in up][1] == "up"
     down = ticker_runs(MARKET, (999, -2, 1001, 999, 1))
-    assert "24h -0.2 (-0.20%)" in plain(down) and ("down" in {k for _, k in down})
-    assert "±0.0 (±0.00%)" in plain(ticker_runs(MARKET, (1000, 0, 1000, 1000, 0)))
+    assert "24h -0.2 (-0.20%)" in text(down) and ("down" in {k for _, k in down})
+    assert "±0.0 (±0.00%)" in text(ticker_runs(MARKET, (1000, 0, 1000, 1000, 0)))
     half = ticker_runs(MARKET, (8010, 10, 8010, 8000, 1))  # +1.0 on 800.0: 0.125%, half-even
-    assert "+1.0 (+0.12%)" in plain(half)
+    assert "+1.0 (+0.12%)" in text(half)
 
 
 # ---------------------------------------------------------------------- exports
@@ -279,15 +280,18 @@ async def test_the_chart_asks_for_candles_only_when_they_changed():
 async def test_the_header_shows_the_ticker_of_the_market_on_screen():
     app = make_app(book_peer())
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, lambda: "no trades yet" in app.title)
-        assert app.title.startswith("BTC/USD")
+        header = app.query_one("HeaderTitle")
+
+        def shown() -> str:
+            return str(header.content)
+
+        await settle(pilot, lambda: shown().startswith("BTC/USD  no trades yet  —  trader alice"))
         app.peer.apply(Submit("carol", BTC, "sell", "limit", 1000, 300, "ioc", client_id="t"))
-        await settle(pilot, lambda: app.title.startswith("BTC/USD 100.0"))
-        assert "H 100.0  L 100.0  V 0.300" in app.title
-        header = app.format_title(app.title, app.sub_title)
-        assert header.plain.startswith(app.title) and "trader alice" in header.plain
+        await settle(pilot, lambda: shown().startswith("BTC/USD 100.0  24h ±0.0 (±0.00%)"))
+        assert "H 100.0  L 100.0  V 0.300  —  trader alice (key" in shown()
+        assert app.ticker.plain in shown()
         await pilot.press("m")
-        await settle(pilot, lambda: app.title.startswith("ETH/USD  no trades yet"))
+        await settle(pilot, lambda: shown().startswith("ETH/USD  no trades yet"))
 
 
 async def export_from_palette(pilot, command: str, path: Path) -> None:

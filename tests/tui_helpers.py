@@ -168,6 +168,7 @@ async def stops_and_gtd(pilot: Pilot) -> None:
         ticket.query_one(f"#{field}", Input).value = value
     await settle(pilot, lambda: ticket.form.expiry == "5m")
     pilot.app.orders.move_cursor(row=2)  # the stop: the line under the table describes it
+    pilot.app.clear_notifications()  # the stop's outcome: gone after a while, so not shown
     await pilot.pause()
 
 

@@ -13,6 +13,7 @@ good-till-date order says until when it rests.
 
 from collections import deque
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from engine import Done, Exchange, Market, OrderView, Submit
 
@@ -117,7 +118,7 @@ def describe(row: OrderRow) -> str:
     price = "market" if row.price == "market" else f"@ {row.price}"
     words = [ident, row.side, row.qty, price]
     words += [f"stop {row.trigger}"] if row.trigger else []
-    words += [f"filled {row.filled}"] if row.filled.strip("0.") else []
+    words += [f"filled {row.filled}"] if Decimal(row.filled) else []
     text = " ".join(words) + f" · {row.status.replace('_', ' ')}"
     return text + (f" · {row.note}" if row.note else "")
 

@@ -21,6 +21,8 @@ Textual, no floats.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 
 from engine import Market
 
@@ -70,12 +72,12 @@ def layout(
     last_row = scale.half(shown[-1][4]) // 2
     pad = columns - len(shown)  # fewer candles than columns: they sit on the right
     grid = [_column(bar, scale, height - 1) for bar in shown]
+    kinds = ["up" if bar[4] >= bar[1] else "down" for bar in shown]
     rows = []
     said = ""  # the last price label: a flat chart would repeat one on several rows
     for r in range(height - 1):
-        runs: list[Run] = [(" " * pad, "")] if pad else []
-        for bar, column in zip(shown, grid, strict=True):
-            _add(runs, column[r], "up" if bar[4] >= bar[1] else "down")
+        cells: list[Run] = [(" " * pad, "")] if pad else []
+        cells += [(column[r], kind) for column, kind in zip(grid, kinds, strict=True)]
         if r == last_row:
             label, kind, line = numbers.price(market, shown[-1][4]), "last", "┤"
         elif r % AXIS_EVERY == 0 and abs(r - last_row) > 1:
@@ -85,9 +87,8 @@ def layout(
         if label == said and kind != "last":
             label, line = "", "│"
         said = label or said
-        _add(runs, line, "axis")
-        _add(runs, f" {label:>{label_width}}", kind if label else "")
-        rows.append(tuple(runs))
+        cells += [(line, "axis"), (f" {label:>{label_width}}", kind if label else "")]
+        rows.append(_runs(cells))
     rows.append(_time_row(shown, interval, pad, width))
     return ChartView(tuple(rows), len(shown))
 
@@ -111,27 +112,24 @@ class _Scale:
 
 
 def _column(bar: Bar, scale: _Scale, rows: int) -> list[str]:
-    """One candle's glyph per row, top to bottom."""
+    """One candle's glyph per row, top to bottom (blank outside its wick's rows)."""
     _, open_, high, low, close, _ = bar
-    wick = (scale.half(high), scale.half(low))
-    body = (scale.half(max(open_, close)), scale.half(min(open_, close)))
+    wick_top, wick_bottom = scale.half(high), scale.half(low)
+    body_top, body_bottom = scale.half(max(open_, close)), scale.half(min(open_, close))
+    column = [" "] * rows
+    for r in range(wick_top // 2, wick_bottom // 2 + 1):
+        halves = [2 if body_top <= h <= body_bottom else 1 if wick_top <= h <= wick_bottom else 0
+                  for h in (2 * r, 2 * r + 1)]  # fmt: skip
+        column[r] = GLYPHS[halves[0], halves[1]]
+    return column
 
-    def kind(half: int) -> int:
-        if body[0] <= half <= body[1]:
-            return 2
-        return 1 if wick[0] <= half <= wick[1] else 0
 
-    return [GLYPHS[kind(2 * r), kind(2 * r + 1)] for r in range(rows)]
-
-
-def _add(runs: list[Run], text: str, kind: str) -> None:
-    """Append ``text``, merged into the last run when it is of the same kind."""
-    if text.strip() == "":
-        kind = ""  # blanks look the same whatever their kind: merge them with neighbours
-    if runs and runs[-1][1] == kind:
-        runs[-1] = (runs[-1][0] + text, kind)
-    else:
-        runs.append((text, kind))
+def _runs(cells: list[Run]) -> Row:
+    """Neighbouring cells of one kind merged into one run; blanks look the same whatever
+    their kind, so they merge with each other."""
+    keyed = ((text, kind if text.strip() else "") for text, kind in cells)
+    return tuple(("".join(text for text, _ in group), kind)
+                 for kind, group in groupby(keyed, key=itemgetter(1)))  # fmt: skip
 
 
 def _time_row(shown: Sequence[Bar], interval: str, pad: int, width: int) -> Row:

@@ -39,7 +39,3 @@ def ticker_runs(market: Market, ticker: Ticker | None) -> tuple[Run, ...]:
         ("  V ", "label"),
         (numbers.qty(market, volume), "value"),
     )
-
-
-def plain(runs: tuple[Run, ...]) -> str:
-    return "".join(text for text, _ in runs)

@@ -14,7 +14,7 @@ EXTRA = (
     ("Enter (in the transfer)", "send it once every field is right; Esc cancels"),
     ("Enter (on the quick line)", "send the line, e.g. b 1.5 @ 100.25 ioc"),
     ("Tab / Shift+Tab", "move between fields"),
-    ("ctrl+p", "command palette: every action (Transfer too), markets and scenarios"),
+    ("ctrl+p", "command palette: every action (Transfer too), markets, scenarios, CSV exports"),
 )
 
 

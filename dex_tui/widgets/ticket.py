@@ -22,7 +22,8 @@ from engine import TIFS
 
 from ..model.ticket import TicketForm
 
-TYPES = (("limit", "limit"), ("market", "market"), ("stop", "stop"), ("stop-limit", "stop_limit"))
+TYPE_CHOICES = (("limit", "limit"), ("market", "market"), ("stop", "stop"),
+                ("stop-limit", "stop_limit"))  # fmt: skip
 
 
 class AmountInput(Input):
@@ -86,7 +87,7 @@ class OrderTicket(Vertical):
         with Horizontal():
             yield Button("BUY (b)", id="side-buy", compact=True)
             yield Button("SELL (s)", id="side-sell", compact=True)
-            yield Select(TYPES, value="limit", allow_blank=False, id="type", compact=True)
+            yield Select(TYPE_CHOICES, value="limit", allow_blank=False, id="type", compact=True)
         with Horizontal():
             yield Label("price", classes="field-label")
             yield AmountInput(placeholder="limit price", id="price", compact=True)
