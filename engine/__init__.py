@@ -1,7 +1,8 @@
 """dex's exchange engine: a pure, deterministic, multi-market matching state machine.
 
 No I/O, clocks, randomness, asyncio or floats. Feed :class:`Exchange.apply` the same
-commands in the same order and you get the same events, state and :meth:`digest`.
+commands in the same order, and :meth:`Exchange.advance` the same consensus times (the
+log's), and you get the same events, state and :meth:`digest`.
 Prices are integer ticks and quantities integer lots; :class:`Market` converts decimal
 strings at the edge and refuses anything off the tick or lot.
 
