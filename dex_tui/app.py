@@ -9,10 +9,11 @@ scenarios) run in workers because they await consensus; their outcomes come back
 notifications and in the orders panel. Cluster status is read once a second. The
 trader's money is part of the same tick: when the exchange moved, the balances panel and the
 ticket's most-you-can-trade are recomputed (a few assets, one newest trade per market) and
-repainted only if what they show changed. Market data likewise: the chart asks the engine
-for its candles only when the market's newest trade, the interval, the market or the
-chart's size changed, and the header's ticker only when a trade or a minute of consensus
-time could have moved it.
+repainted only if what they show changed. Market data has a slower timer of its own
+(:data:`MARKET_HZ`: a candle or a 24 h ticker gains nothing from 15 redraws a second):
+the chart asks the engine for its candles only when the market's newest trade, the
+interval, the market or the chart's size changed, and the header's ticker only when a
+trade or a minute of consensus time could have moved it.
 """
 
 import time
@@ -57,6 +58,7 @@ from .widgets.tape import TradeTape
 from .widgets.ticket import ExpiryInput, OrderTicket
 
 FLUSH_HZ = 15
+MARKET_HZ = 4  # chart and ticker redraws a second, at most
 STATUS_EVERY = 1.0  # seconds between cluster status reads
 RECOVERY_HINT_AFTER = 30.0  # seconds of NO QUORUM before the banner says how to recover
 CHART_LINES = 12  # lines left to the chart (borders included) when the depth fits the screen
@@ -186,6 +188,7 @@ class DexApp(App):
         self.query_one("#orders-panel").border_subtitle = "c cancel · C all · a amend"
         self.ladder.focus()
         self.set_interval(1 / FLUSH_HZ, self.flush)
+        self.set_interval(1 / MARKET_HZ, self.flush_market)
         self.set_interval(self.status_every, self.refresh_status)
         self.refresh_status()
         self.flush()
@@ -212,8 +215,6 @@ class DexApp(App):
             desk.settings_version,
             desk.blotter.version,
             desk.market,
-            desk.interval,
-            self.chart.size,
         )
         if shown == self._shown:
             return
@@ -231,8 +232,6 @@ class DexApp(App):
             self._show_order_detail()
             self.balances.show(balance_lines(desk.balances()))
             self._show_most()
-            self._show_chart()
-            self._show_ticker()
             panel = self.ladder_panel
             frozen = "  FROZEN (space)" if desk.frozen else ""
             title = f"{desk.market}  {desk.depth} levels{frozen}"
@@ -244,6 +243,13 @@ class DexApp(App):
         # lines for the ladder: the screen less header, status, quick line, footer, its
         # borders and the chart's least height
         self.desk.fit_depth(self.size.height - SCREEN_LINES - CHART_LINES)  # drawn next tick
+
+    def flush_market(self) -> None:
+        """Redraw the chart and the ticker if what they show moved (see the module doc)."""
+        if self.is_running and self.desk.ensure_market():
+            with self.batch_update():
+                self._show_chart()
+                self._show_ticker()
 
     def _show_chart(self) -> None:
         """Ask for candles and lay them out only when they, or the chart's size, changed."""
@@ -300,6 +306,7 @@ class DexApp(App):
         self._show_most(force=True)
         self.sub_title = self._sub_title()
         self.query_one("#orders-panel").border_title = f"My orders in {desk.market}"
+        self.flush_market()  # the new market's chart and ticker, now
 
     def refresh_status(self) -> None:
         if not self.is_running:
@@ -498,7 +505,7 @@ class DexApp(App):
 
     def action_interval(self, interval: str) -> None:
         self.desk.set_interval(interval)
-        self.flush()
+        self._show_chart()
 
     def export(self, what: str) -> None:
         """Ask where to write the market's trades (``what`` "trades") or the trader's

@@ -363,7 +363,7 @@ async def test_an_error_on_the_last_line_sends_nothing(tmp_path: Path):
 def test_the_shipped_scenarios_exist():
     names = {path.name for path in SCENARIOS}
     assert {"crossing_book.txt", "partial_fill_walk.txt", "market_sweep.txt",
-            "market_maker.txt"} <= names  # fmt: skip
+            "market_maker.txt", "stops_and_expiry.txt"} <= names  # fmt: skip
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.name)
@@ -386,6 +386,7 @@ async def test_shipped_scenario_runs_to_completion(path: Path):
         ("crossing_book.txt", 6, 0, 0),
         ("partial_fill_walk.txt", 10, 1, 1),
         ("market_sweep.txt", 14, 0, 0),
+        ("stops_and_expiry.txt", 4, 0, 0),  # two trades, each setting a stop off: two more
     ],
 )
 async def test_shipped_scenarios_do_what_they_say(name, trades, rejected, skipped):

@@ -267,12 +267,12 @@ async def test_the_chart_asks_for_candles_only_when_they_changed():
         app.desk.candles = lambda limit: asked.append(limit) or candles(limit)  # type: ignore[method-assign]
         peer = app.peer
         peer.apply(Submit("alice", BTC, "buy", "limit", 990, 100, client_id="no-trade"))
-        app.flush()  # the book moved, nothing traded: the chart stays as drawn
+        app.flush_market()  # the book moved, nothing traded: the chart stays as drawn
         assert asked == []
         peer.apply(Submit("carol", BTC, "sell", "limit", 1000, 100, "ioc", client_id="t"))
-        app.flush()
+        app.flush_market()
         assert len(asked) == 1
-        app.flush()
+        app.flush_market()
         assert len(asked) == 1
         await settle(pilot, lambda: chart.candles == 1)
 

@@ -61,7 +61,8 @@ def layout(
     if height < MIN_ROWS or not bars:
         note = "too small for a chart" if bars else f"no trades in {market.symbol} yet"
         return ChartView(_note(note, width, height), 0)
-    label_width = max(len(numbers.price(market, p)) for b in bars for p in (b[2], b[3]))
+    # fixed decimals: the highest price has the longest label
+    label_width = len(numbers.price(market, max(b[2] for b in bars)))
     columns = width - label_width - 2  # the axis line and a space before the labels
     if columns < 1:
         return ChartView(_note("too narrow for a chart", width, height), 0)
