@@ -149,16 +149,18 @@ async def trade_live(pilot: Pilot) -> None:
     # that timer fired before the picture (it did on a slow CI machine).
     pilot.app.refresh_status()
     pilot.app.refresh_status()
+    pilot.app.flush_market()  # the chart and the ticker too, now, not on their 4 Hz timer
     pilot.app.ticket.set_price("99.9")  # the ticket says the most it can buy at that price
     await pilot.pause()
 
 
 async def stops_and_gtd(pilot: Pilot) -> None:
-    """After :func:`trade_live`: a stop-market waiting in the orders panel (from the quick
-    line) and the ticket filled in as a stop-limit sell good till 5 minutes from now."""
+    """After :func:`trade_live`: a stop-market waiting in the orders panel and the ticket
+    filled in as a stop-limit sell good till 5 minutes from now."""
     await trade_live(pilot)
-    await pilot.press("colon", *"s 0.2 stop 99.1 min 98", "enter")
-    await settle(pilot, lambda: len(pilot.app.peer.exchange.open_orders("alice")) == 3)
+    pilot.app.peer.apply(Submit("alice", "BTC/USD", "sell", "stop", 980, 200, "ioc",
+                                client_id="mine-3", trigger=991))  # fmt: skip
+    await settle(pilot, lambda: len(pilot.app.orders.by_key) == 3)
     ticket = pilot.app.ticket
     await pilot.press("s")
     for select, value in (("type", "stop_limit"), ("tif", "gtd")):
@@ -168,7 +170,9 @@ async def stops_and_gtd(pilot: Pilot) -> None:
         ticket.query_one(f"#{field}", Input).value = value
     await settle(pilot, lambda: ticket.form.expiry == "5m")
     pilot.app.orders.move_cursor(row=2)  # the stop: the line under the table describes it
-    pilot.app.clear_notifications()  # the stop's outcome: gone after a while, so not shown
+    pilot.app.flush_market()
+    pilot.app.refresh_status()  # twice, as in trade_live: the digest is for the stop's entry
+    pilot.app.refresh_status()
     await pilot.pause()
 
 
