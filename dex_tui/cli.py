@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 from engine.accounts import DEFAULT_GRANT
 from net.config import GC_THRESHOLDS, ConfigError, PeerConfig, Timing
 from net.datadir import DataDirError
+from net.feed.limits import FeedLimits
 from net.node import STOP_WITHIN, Node
 from net.recovery import RecoveryError
 from net.storage import StorageError
@@ -111,6 +112,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, PeerConfig]:
     )
     try:
         config.timing = Timing.from_env(os.environ)
+        FeedLimits.from_env(os.environ)  # (checked up front: the node reads them when made)
         config.check()
     except ConfigError as exc:
         p.error(str(exc))
