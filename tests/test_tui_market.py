@@ -294,10 +294,15 @@ async def test_the_header_shows_the_ticker_of_the_market_on_screen():
         await settle(pilot, lambda: shown().startswith("ETH/USD  no trades yet"))
 
 
-async def export_from_palette(pilot, command: str, path: Path) -> None:
+async def export_to(pilot, path: Path, command: str | None = None) -> None:
+    """Export from the palette's ``command`` (or straight from the action: fills) to ``path``."""
     app = pilot.app
-    await run_from_palette(pilot, command)
-    await settle(pilot, lambda: isinstance(app.screen, ExportScreen), what="the export dialog")
+    if command is None:
+        app.export("fills")
+    else:
+        await run_from_palette(pilot, command)
+    await settle(pilot, lambda: isinstance(app.screen, ExportScreen)
+                 and bool(app.screen.query("#export-path")), what="the export dialog")  # fmt: skip
     field = app.screen.query_one("#export-path")
     assert field.value.startswith("dex-") and field.value.endswith(".csv")  # the default
     field.value = str(path)
@@ -309,11 +314,11 @@ async def test_both_exports_write_csv_from_the_palette_and_say_where(tmp_path: P
     app = make_app(traded_peer())
     async with app.run_test(size=SIZE) as pilot:
         trades_csv, fills_csv = tmp_path / "trades.csv", tmp_path / "fills.csv"
-        await export_from_palette(pilot, "Export trades (BTC/USD)", trades_csv)
+        await export_to(pilot, trades_csv, "Export trades (BTC")
         await settle(pilot, lambda: any(str(trades_csv) in n.message for n in app._notifications))
         assert trades_csv.read_text().splitlines()[0].startswith("time,time_ms,trade_id")
         assert len(trades_csv.read_text().splitlines()) == 4
-        await export_from_palette(pilot, "Export my fills to CSV", fills_csv)
+        await export_to(pilot, fills_csv, "my fills")
         await settle(pilot, lambda: fills_csv.exists())
         assert len(fills_csv.read_text().splitlines()) == 3  # header and alice's two fills
 
@@ -321,7 +326,7 @@ async def test_both_exports_write_csv_from_the_palette_and_say_where(tmp_path: P
 async def test_an_export_that_cannot_be_written_is_an_error_notification(tmp_path: Path):
     app = make_app(traded_peer())
     async with app.run_test(size=SIZE) as pilot:
-        await export_from_palette(pilot, "Export my fills", tmp_path / "no" / "such" / "f.csv")
+        await export_to(pilot, tmp_path / "no" / "such" / "f.csv")
         await settle(pilot, lambda: any(n.severity == "error" for n in app._notifications))
         [failed] = [n for n in app._notifications if n.severity == "error"]
         assert "cannot write" in failed.message and "No such file" in failed.message

@@ -138,7 +138,7 @@ async def test_the_quick_line_takes_stops_and_a_gtd_clock_time():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("colon")
-        await type_text(pilot, "s 0.2 stop 99.5 min 99")
+        app.query_one("#quick", Input).value = "s 0.2 stop 99.5 min 99"
         await pilot.press("enter")
         await settle(pilot, lambda: ("untriggered", "99.5") in statuses(app).values())
         await pilot.press("colon")
