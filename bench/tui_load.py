@@ -24,12 +24,13 @@ In each phase: the UI process's CPU (utime + stime from /proc/PID/stat over the 
 % of one core; the pane's process is dex-tui itself, started with ``exec``; it is a full
 peer, so it applies every order too: the headless peers' CPU is printed beside it, with
 the driver's, tmux's, the probes' and the whole machine's), and ``--samples`` keypress-to-
-screen latencies of two kinds, each from just before ``tmux send-keys`` until
+screen latencies of three kinds, each from just before ``tmux send-keys`` until
 ``tmux capture-pane`` (polled in a tight loop) shows the change: ``[`` / ``]`` (the ladder
-shows fewer levels and more again: its title changes) and typing in the quick order line
-(a digit appears, BackSpace removes it). Both include tmux's own send and capture latency
-(a few ms): the idle phase is the baseline. The driver runs in its own process so that
-generating load never delays this process's polling.
+shows fewer levels and more again: its title changes), ``2`` / ``1`` (the price chart
+shows 5-minute candles, then 1-minute ones again: its title changes) and typing in the
+quick order line (a digit appears, BackSpace removes it). All include tmux's own send and
+capture latency (a few ms): the idle phase is the baseline. The driver runs in its own
+process so that generating load never delays this process's polling.
 
 On one small machine the UI competes for the CPU with everything else: here the two
 other peers and the driver, which stand for the rest of a cluster and its traffic and in a
@@ -85,8 +86,10 @@ from tmux_helpers import TmuxTerminal, kill_server, ladder_has_focus, private_so
 from net.rpc.client import RpcClient  # noqa: E402
 
 BTC = "BTC/USD"
-TITLE_ROW = 1  # the ladder panel's top border carries "BTC/USD  15 levels"
+TITLE_ROW = 1  # the ladder panel's top border carries "BTC/USD  10 levels"
 QUICK_ROW = 38  # the quick order line, second to last row of 40
+LADDER_WIDTH = 40  # columns of the left panels: the ladder, and the chart under it
+KINDS = ("depth", "chart", "typing")  # the keypress probes, in the order they run
 
 
 # ---------------------------------------------------------------------- the load driver
@@ -192,11 +195,20 @@ def levels(title_row: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def chart_row(tty: TmuxTerminal) -> int:
+    """The screen row of the chart's title ("BTC/USD  1m candles"), under the ladder."""
+    for row, line in enumerate(tty.screen().splitlines()):
+        if "candles" in line[:LADDER_WIDTH]:
+            return row
+    raise AssertionError(f"no chart on the screen:\n{tty.screen()}")
+
+
 def probe(tty: TmuxTerminal, samples: int, seconds: float) -> dict[str, list[float]]:
     """``samples`` latencies of each kind, spread over about ``seconds``."""
     rng = random.Random(7)
-    gap = max(0.0, seconds / (2 * samples) - 0.02)
+    gap = max(0.0, seconds / (len(KINDS) * samples) - 0.02)
     depth: list[float] = []
+    chart: list[float] = []
     typing: list[float] = []
     shown = levels(tty.screen(TITLE_ROW, TITLE_ROW))
     for i in range(samples):  # [ and ] alternately: the title's "N levels" changes
@@ -206,6 +218,13 @@ def probe(tty: TmuxTerminal, samples: int, seconds: float) -> dict[str, list[flo
         time.sleep(gap * rng.uniform(0.5, 1.5))  # off the app's 15 Hz repaint rhythm
     if len(depth) % 2:
         press_until(tty, ["]"], TITLE_ROW, lambda row: levels(row) != shown)
+    row = chart_row(tty)
+    for i in range(samples):  # 2 and 1 alternately: the chart's title names its interval
+        key, interval = ("2", "5m") if i % 2 == 0 else ("1", "1m")
+        chart.append(press_until(tty, [key], row, lambda r, n=interval: f"{n} candles" in r))
+        time.sleep(gap * rng.uniform(0.5, 1.5))
+    if samples % 2:
+        press_until(tty, ["1"], row, lambda r: "1m candles" in r)
     tty.press(":")
     tty.wait_for(lambda s: not ladder_has_focus(s), 10)
     for i in range(samples):  # a digit appears in the quick line, then BackSpace removes it
@@ -218,7 +237,7 @@ def probe(tty: TmuxTerminal, samples: int, seconds: float) -> dict[str, list[flo
         press_until(tty, ["BSpace"], QUICK_ROW, lambda row: row.startswith(":"))
     tty.press("Escape")  # alone: the next key waits until the ladder has the focus again
     tty.wait_for(ladder_has_focus, 10)
-    return {"depth": depth, "typing": typing}
+    return {"depth": depth, "chart": chart, "typing": typing}
 
 
 def renice(pid: int, nice: int) -> None:
@@ -392,6 +411,8 @@ def report(args: argparse.Namespace, idle: dict, loaded: dict, load: dict) -> No
          f"{loaded['waited']:.1f}"),
         ("[ / ] -> ladder title, ms (median / p95 / max)", lat(idle, "depth"),
          lat(loaded, "depth")),
+        ("2 / 1 -> chart title, ms (median / p95 / max)", lat(idle, "chart"),
+         lat(loaded, "chart")),
         ("typing -> quick line, ms (median / p95 / max)", lat(idle, "typing"),
          lat(loaded, "typing")),
     ]  # fmt: skip
@@ -400,8 +421,8 @@ def report(args: argparse.Namespace, idle: dict, loaded: dict, load: dict) -> No
     for name, quiet, busy in rows:
         print(f"| {name:<52} | {quiet:>15} | {busy:>15} |")
     print()
-    median, p95, top = stats(loaded["depth"] + loaded["typing"])
-    idle_median = stats(idle["depth"] + idle["typing"])[0]
+    median, p95, top = stats([ms for kind in KINDS for ms in loaded[kind]])
+    idle_median = stats([ms for kind in KINDS for ms in idle[kind]])[0]
     print(f"tui_load: {args.rate} orders/s offered, {committed:.0f} committed/s; "
           f"UI CPU {loaded['cpu']['ui']:.0f}% of a core (idle: {idle['cpu']['ui']:.0f}%); "
           f"keypress->screen median {median:.0f} ms, p95 {p95:.0f} ms, max {top:.0f} ms "
