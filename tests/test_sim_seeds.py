@@ -9,9 +9,9 @@ from net.sim.__main__ import main
 from net.sim.forger import KINDS
 
 SEEDS_PER_SIZE = 100  # 300 seeds in the default suite
-EXERCISED = ("registered", "accepted", "no_funds", "trades", "forged", "joins", "leaves",
-             "wipes", "snapshots", "crashes", "pauses", "slow_disks", "write_errors",
-             "partitions")  # fmt: skip
+EXERCISED = ("registered", "accepted", "no_funds", "trades", "expired", "triggered", "forged",
+             "joins", "leaves", "wipes", "snapshots", "crashes", "pauses", "slow_disks",
+             "write_errors", "partitions")  # fmt: skip
 
 
 @pytest.mark.parametrize("nodes", [3, 5, 7])

@@ -70,7 +70,10 @@ class FeedHub:
     # ------------------------------------------------------------------ the apply path
 
     def on_events(self, index: int, events: list[Event]) -> None:
-        """One applied command's events (a ``Node.listeners`` listener): note them."""
+        """One applied command's events (a ``Node.listeners`` listener): note them (none
+        when nobody subscribes: a new subscription starts from a snapshot anyway)."""
+        if not self._channels:
+            return
         dirty, trades = self._dirty, self._trades
         for event in events:
             market = getattr(event, "market", None)
