@@ -7,8 +7,9 @@ be unsafe or cannot work with a one-line reason (the CLI exits 2 with it).
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from engine import FOUNDING_MARKETS, Configure, Exchange, Rejected
 from engine.accounts import DEFAULT_GRANT, MAX_FEE_BPS
@@ -28,6 +29,30 @@ GC_THRESHOLDS = (50_000, 50, 50)
 
 class ConfigError(ValueError):
     """A bad option; the message names it and says why, in one line."""
+
+
+_KINDS = {int: "an integer", float: "a number"}
+
+
+def env_overrides(defaults: Any, prefix: str, env: Mapping[str, str]) -> dict[str, Any]:
+    """The fields of the dataclass ``defaults`` that ``env`` sets (``PREFIX`` + the field in
+    capitals), as numbers of the field's kind; ConfigError naming the variable when one is
+    not a positive number of that kind. (Timing here, the feed's limits in net/feed.)"""
+    values: dict[str, Any] = {}
+    for each in fields(defaults):
+        name = f"{prefix}{each.name.upper()}"
+        text = env.get(name)
+        if text is None:
+            continue
+        kind: type = type(getattr(defaults, each.name))
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ConfigError(f"{name}: expected {_KINDS[kind]}, got {text!r}") from None
+        if value <= 0:
+            raise ConfigError(f"{name}: must be positive")
+        values[each.name] = value
+    return values
 
 
 @dataclass(slots=True)
@@ -54,20 +79,7 @@ class Timing:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Timing":
-        timing = cls()
-        for name in cls.__dataclass_fields__:
-            text = env.get(f"DEX_{name.upper()}")
-            if text is None:
-                continue
-            kind = type(getattr(timing, name))
-            try:
-                value = kind(text)
-            except ValueError:
-                raise ConfigError(f"DEX_{name.upper()}: expected a {kind.__name__}") from None
-            if value <= 0:
-                raise ConfigError(f"DEX_{name.upper()}: must be positive")
-            setattr(timing, name, value)
-        return timing
+        return cls(**env_overrides(cls(), "DEX_", env))
 
 
 @dataclass(slots=True)

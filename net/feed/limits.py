@@ -11,11 +11,9 @@ Operators (and tests) may override any field with an environment variable named
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from net.config import ConfigError
-
-_KINDS = {int: "an integer", float: "a number"}
+from net.config import env_overrides
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +41,4 @@ class FeedLimits:
     def from_env(cls, env: Mapping[str, str]) -> "FeedLimits":
         """The defaults, with each ``DEX_FEED_<FIELD>`` in ``env`` read over its field;
         ConfigError naming the variable when one is not a positive number of its kind."""
-        values: dict[str, float | int] = {}
-        for field in fields(cls):
-            name = f"DEX_FEED_{field.name.upper()}"
-            text = env.get(name)
-            if text is None:
-                continue
-            kind: type = type(field.default)
-            try:
-                value = kind(text)
-            except ValueError:
-                raise ConfigError(f"{name}: expected {_KINDS[kind]}, got {text!r}") from None
-            if value <= 0:
-                raise ConfigError(f"{name}: must be positive")
-            values[field.name] = value
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**env_overrides(cls(), "DEX_FEED_", env))
