@@ -2,7 +2,8 @@
 
 import os
 import signal
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from cluster_helpers import Cluster
@@ -25,3 +26,13 @@ async def make_cluster(tmp_path) -> AsyncIterator[Callable[..., Cluster]]:
                 os.kill(peer.proc.pid, signal.SIGCONT)
         print(cluster.logs())
         await cluster.close()
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC (for tests of screens that show consensus time in local time)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -5,7 +5,6 @@ test moves: candles at each interval key, a redraw only when the candles changed
 ticker following trades, and both exports from the command palette."""
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
@@ -36,14 +35,8 @@ MARKET = local_peer().exchange.markets[BTC]  # tick 0.1, lot 0.001
 MINUTE = 60_000
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    """Local time is UTC in these tests (the screen shows consensus time in local time)."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+#: The screen shows consensus time in local time: UTC in these tests (conftest.utc).
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def text(row) -> str:

@@ -23,13 +23,8 @@ SIZE = (130, 40)
 MARKET = local_peer().exchange.markets[BTC]
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+#: The screen shows consensus time in local time: UTC in these tests (conftest.utc).
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 # ---------------------------------------------------------------------- the ticket's model

@@ -9,8 +9,6 @@ Update after an intended change of the screen with ``pytest --snapshot-update`` 
 the SVGs in ``tests/__snapshots__``.
 """
 
-import time
-
 import pytest
 
 from tests.tui_helpers import cut_off_peer, make_app, stops_and_gtd, trade_live, trading_peer
@@ -18,13 +16,8 @@ from tests.tui_helpers import cut_off_peer, make_app, stops_and_gtd, trade_live,
 SIZE = (130, 40)
 
 
-@pytest.fixture(autouse=True)
-def utc(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+#: The screen shows consensus time in local time: UTC in these tests (conftest.utc).
+pytestmark = pytest.mark.usefixtures("utc")
 
 
 def test_main_screen(snap_compare):
